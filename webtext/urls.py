@@ -1,0 +1,126 @@
+"""URL normalisation and the host rules shared by every stage.
+
+`normalize_url` gives the one spelling of a URL that the links table is keyed on, so the same page
+posted twice with cosmetic differences counts once. The rules, applied in this order:
+
+1. Surrounding whitespace is stripped; only `http` and `https` URLs with a host are accepted
+   (anything else raises `ValueError`). The scheme and the host are lowercased; a trailing dot on
+   the host is removed; internationalised hosts are IDNA-encoded (punycode).
+2. Default ports are removed (`:80` for http, `:443` for https); user info is dropped.
+3. The fragment (`#...`) is removed: it never changes what the server sends.
+4. Tracking parameters are removed from the query: every `utm_*`, and the names in
+   `TRACKING_PARAMS` (fbclid, gclid, ...). The remaining parameters keep their values and are
+   sorted by name (stable for repeated names), so parameter order does not make two URLs differ.
+5. An empty path becomes `/`; a trailing slash on any other path is removed (`/a/b/` -> `/a/b`);
+   percent-escapes are uppercased and escapes of unreserved characters are decoded.
+6. `http` and `https` stay distinct, and so do `www.` and bare hosts: either can serve another
+   page, and the dedup stage catches the same article reached both ways by its final URL and text.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "mc_cid", "mc_eid", "igshid",
+        "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id",
+        "wt_mc", "wt.mc_id", "ncid", "cmpid", "s_cid", "spm", "share", "ref_src", "ref_url",
+    }
+)
+
+# Hosts that belong to Reddit itself: a link into Reddit is not an outbound link.
+REDDIT_DOMAINS = ("reddit.com", "redd.it", "redditmedia.com", "redditstatic.com", "reddituploads.com", "reddit.co")
+# Every Wikipedia: all languages (en., de., ...), the mobile sites (en.m.), and the bare domains.
+WIKIPEDIA_DOMAINS = ("wikipedia.org", "wikipedia.com")
+
+_UNRESERVED = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~"
+_ESCAPE = re.compile(r"%([0-9a-fA-F]{2})")
+
+
+def _normalise_escapes(part: str) -> str:
+    def fix(m: re.Match) -> str:
+        ch = chr(int(m.group(1), 16))
+        return ch if ch in _UNRESERVED else "%" + m.group(1).upper()
+
+    return _ESCAPE.sub(fix, part)
+
+
+def _host(netloc_host: str) -> str:
+    host = netloc_host.strip().lower().rstrip(".")
+    try:
+        host.encode("ascii")
+    except UnicodeEncodeError:
+        host = host.encode("idna").decode("ascii")
+    return host
+
+
+def normalize_url(url: str) -> str:
+    """The canonical spelling of `url` (rules in the module docstring). Raises ValueError if unusable."""
+    if not isinstance(url, str):
+        raise ValueError(f"not a URL: {url!r}")
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:  # a port that is not a number, or out of range
+        raise ValueError(f"bad port in URL {url!r}: {exc}") from None
+    if not host:
+        raise ValueError(f"URL has no host: {url!r}")
+    try:
+        host = _host(host)
+    except UnicodeError:
+        raise ValueError(f"bad host in URL {url!r}") from None
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    if port is not None and not (scheme == "http" and port == 80) and not (scheme == "https" and port == 443):
+        host = f"{host}:{port}"
+    path = _normalise_escapes(quote(parts.path, safe="/%:@!$&'()*+,;=-._~")) or "/"
+    if len(path) > 1 and path.endswith("/"):
+        path = path.rstrip("/") or "/"
+    pairs = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith("utm_") and k.lower() not in TRACKING_PARAMS
+    ]
+    pairs.sort(key=lambda kv: kv[0])
+    query = urlencode(pairs, doseq=False, quote_via=quote)
+    return urlunsplit((scheme, host, path, query, ""))
+
+
+def host_of(url: str) -> str:
+    """The lowercased host of a URL, without port; '' if it has none."""
+    try:
+        return _host(urlsplit(url.strip()).hostname or "")
+    except (ValueError, UnicodeError):
+        return ""
+
+
+def domain_of(url: str) -> str:
+    """The host without a leading `www.`: the `domain` column and the unit of crawl politeness."""
+    host = host_of(url)
+    return host[4:] if host.startswith("www.") else host
+
+
+def host_in(host: str, domains: tuple[str, ...]) -> bool:
+    """True when `host` is one of `domains` or a subdomain of one."""
+    host = host.lower().rstrip(".")
+    return any(host == d or host.endswith("." + d) for d in domains)
+
+
+def is_wikipedia(url: str) -> bool:
+    """Any Wikipedia page: every language, the mobile sites (xx.m.wikipedia.org) and the bare domain."""
+    return host_in(host_of(url), WIKIPEDIA_DOMAINS)
+
+
+def is_reddit(url: str) -> bool:
+    """A link into Reddit itself (reddit.com and its subdomains, redd.it, i.redd.it, v.redd.it, ...)."""
+    return host_in(host_of(url), REDDIT_DOMAINS)
+
+
+def unquote_path(url: str) -> str:
+    """The decoded path of a URL, for extension checks."""
+    return unquote(urlsplit(url).path)
