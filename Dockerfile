@@ -1,0 +1,28 @@
+# webtext: the whole build (and the Beam workers' custom container on Dataflow).
+#   docker build -t webtext .
+#   docker run --rm -v "$PWD/out:/out" webtext build --until 2017-12 --out /out
+FROM python:3.11-slim
+
+# gcc/g++ build Dragnet's Cython extensions; libxml2/libxslt headers are not needed (lxml ships wheels).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc g++ make \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /opt/webtext
+COPY pyproject.toml constraints.txt README.md ./
+COPY scripts/ scripts/
+COPY webtext/ webtext/
+COPY pipelines/ pipelines/
+COPY dags/ dags/
+
+# The CPU build of torch: the default index would pull several GB of CUDA wheels.
+ENV PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu \
+    VENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    HF_HUB_OFFLINE=1 \
+    PYTHONUNBUFFERED=1
+RUN bash scripts/install.sh && rm -rf /root/.cache/pip
+
+WORKDIR /work
+ENTRYPOINT ["webtext"]
+CMD ["--help"]
