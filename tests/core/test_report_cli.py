@@ -1,0 +1,41 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from webtext.cli import main
+from webtext.report import StageReport
+
+
+def test_report_invariant_and_roundtrip(tmp_path):
+    r = StageReport("demo")
+    r.keep(3)
+    for i in range(8):
+        r.drop("too_short", example=f"u{i}")
+    r.drop("wikipedia", example="w")
+    r.check()
+    assert r.read == 12 and r.samples["too_short"] == ["u0", "u1", "u2", "u3", "u4"]
+    r.write(tmp_path / "report.json")
+    back = StageReport.from_dict(json.loads((tmp_path / "report.json").read_text()))
+    assert back.to_dict() == r.to_dict()
+    r.read += 1
+    with pytest.raises(AssertionError):
+        r.check()
+
+
+def test_report_merge():
+    a, b = StageReport("s"), StageReport("s")
+    a.keep(2)
+    b.drop("x", example=1)
+    a.merge(b)
+    a.check()
+    assert a.read == 3 and a.dropped["x"] == 1
+
+
+def test_cli_help_and_version(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "webtext" in out
+    proc = subprocess.run([sys.executable, "-m", "webtext.cli", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("webtext ")

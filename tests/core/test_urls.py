@@ -1,0 +1,46 @@
+import pytest
+
+from webtext.urls import domain_of, is_reddit, is_wikipedia, normalize_url
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("HTTP://WWW.Example.COM:80/a/b/?utm_source=x&b=2&a=1#frag", "http://www.example.com/a/b?a=1&b=2"),
+        ("https://example.com:443", "https://example.com/"),
+        ("https://example.com:8443/x/", "https://example.com:8443/x"),
+        ("  https://example.com/%7euser/%2f  ", "https://example.com/~user/%2F"),
+        ("https://example.com/?fbclid=abc&gclid=1&id=7", "https://example.com/?id=7"),
+        ("https://bücher.de/", "https://xn--bcher-kva.de/"),
+        ("https://example.com./p", "https://example.com/p"),
+        ("https://user:pw@example.com/p", "https://example.com/p"),
+    ],
+)
+def test_normalize_rules(raw, expected):
+    assert normalize_url(raw) == expected
+
+
+def test_normalize_is_idempotent():
+    for u in ["HTTP://A.com:80/x/?b=1&a=2#f", "https://bücher.de/ä?q=ü"]:
+        once = normalize_url(u)
+        assert normalize_url(once) == once
+
+
+@pytest.mark.parametrize("bad", ["ftp://a.com/x", "javascript:alert(1)", "http://", "not a url", "http://a.com:99999/", None])
+def test_normalize_rejects(bad):
+    with pytest.raises(ValueError):
+        normalize_url(bad)
+
+
+def test_wikipedia_every_language_and_mobile():
+    for u in ["https://en.wikipedia.org/wiki/A", "http://de.m.wikipedia.org/wiki/B", "https://wikipedia.org/", "https://WWW.WIKIPEDIA.COM/x"]:
+        assert is_wikipedia(u)
+    for u in ["https://wikipedia.org.evil.com/", "https://notwikipedia.org/", "https://wikimedia.org/"]:
+        assert not is_wikipedia(u)
+
+
+def test_reddit_hosts_and_domain():
+    assert is_reddit("https://i.redd.it/x.jpg") and is_reddit("https://old.reddit.com/r/a")
+    assert not is_reddit("https://notreddit.com/")
+    assert domain_of("https://WWW.Example.com/x") == "example.com"
+    assert domain_of("https://news.example.com/x") == "news.example.com"
