@@ -1,0 +1,496 @@
+"""The byte-level BPE trainer: Parquet shards in, GPT-2-style merges out.
+
+Reading top to bottom, training is three steps:
+
+1. **Count words** (`count_words`). The Parquet shards (`webtext-*.parquet` in the folder, else
+   every `*.parquet` under it, in sorted order) are read one row group at a time, `text` column
+   only, by `workers` processes. Each process cuts every document into pre-tokens with GPT-2's
+   regex (`encoder.GPT2_PATTERN`) and counts them. Nothing but the counts ever stays in memory, so
+   the corpus itself can be far larger than RAM.
+2. **Merge** (`learn_merges`). Every distinct pre-token ("word") starts as its UTF-8 bytes, the
+   256 byte symbols. The most frequent adjacent pair of symbols, weighted by word counts, is
+   merged into a new symbol; repeat until the vocabulary is full.
+3. **Write** (`train`): `encoder.json` + `vocab.bpe` (GPT-2 format), `tokenizer.json` (Hugging
+   Face) and `tokenizer.tiktoken` (tiktoken ranks), via `export.py`, plus `train_report.json`.
+
+Rules (the brute-force reference in `tests/tokenizer/test_bpe.py` implements the same ones):
+
+* **Vocabulary layout, as GPT-2's.** Ids 0..255 are the 256 bytes in the order of GPT-2's
+  `bytes_to_unicode` (printable bytes first), id 256 + k is the k-th merge, and `<|endoftext|>`
+  takes the last id (`vocab_size - 1`, 50256 at the default 50257). So `vocab_size - 257` merges.
+* **Merges never cross pre-token boundaries.** BPE runs inside each pre-token, so a token never
+  spans two of GPT-2's regex pieces: letters, digits, other symbols and whitespace never merge
+  with one another, except that a single leading space belongs to the letter/digit/symbol run
+  after it (`" the"` is one token, `"the."` never is). This is a property of GPT-2's
+  pre-tokenization, and the encoder relies on it.
+* **Tie-break.** Among pairs with the same count, the pair whose left token's bytes are smallest
+  (bytewise) wins, then the smallest right token's bytes. Deterministic and independent of ids,
+  worker count and input order.
+* **A pair whose concatenation is already a token** (the same bytes reached by a different split,
+  e.g. `"a"+"bc"` after `"ab"+"c"`) is not merged: its count is left out of the choice and it
+  never becomes a merge. Every token then has exactly one merge that makes it, so `vocab.bpe` has
+  exactly one line per id and tiktoken's rank-by-token rule sees the same ranks as GPT-2's
+  rank-by-pair rule. `train_report.json` counts how often this happened (`skipped_duplicates`).
+* If no pair with count >= `min_pair_count` is left, training stops early with a smaller vocabulary
+  (reported); `<|endoftext|>` still takes the last id.
+
+**Speed.** The merge loop is incremental, never a recount: `pair_counts` holds the weighted count of
+every adjacent pair, `pair_words` indexes pair -> words that contain it, and a heap holds
+`(-count, left bytes, right bytes, pair)`. Merging a pair visits only the words in its index; in
+each word only the pairs around a merged position change (old ones decremented, new ones with the
+new symbol incremented). Counts only ever *decrease* except for pairs with the newly made symbol,
+which are pushed once after the merge, so heap entries are checked lazily on pop: an entry whose
+count is stale is pushed back with the current count. The index is lazy too (a word whose pair
+went away stays listed and is skipped when visited). Initial pair counts are built with numpy.
+
+**Bounded memory** (a corpus larger than RAM). Text is streamed; what grows is the word-count
+table. Each counting process keeps at most `max_words / workers` distinct words; when its table
+overflows, it prunes the rarest words (those at or below the count that keeps the table at half
+its cap), in the manner of lossy counting. The merged table is capped at `max_words` the same way.
+Frequent words are never lost (a word's count is only ever under-counted, by at most the sum of
+the pruning thresholds, which `train_report.json` records with the number of pruned words and
+occurrences); the dropped tail is rare words that could only have influenced the last, rarest
+merges. The merge phase holds about 1 KB per distinct word, so the default cap of 4 M words keeps
+it to a few GB whatever the corpus size.
+"""
+
+from __future__ import annotations
+
+import heapq
+import multiprocessing as mp
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from webtext.errors import InputError
+from webtext.progress import Progress, log
+from webtext.tokenizer.encoder import ENDOFTEXT, GPT2_PATTERN, bytes_to_unicode
+
+DEFAULT_VOCAB_SIZE = 50257
+DEFAULT_MAX_WORDS = 4_000_000
+_SHIFT = 1 << 20  # pair key = left * _SHIFT + right (ids stay below 2**20)
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 1: find the shards and count pre-tokens
+# ---------------------------------------------------------------------------------------------
+
+
+def find_parquet_files(folder: str | Path) -> list[Path]:
+    """`webtext-*.parquet` directly in `folder` (the shard stage's output), else any `*.parquet`
+    below it; sorted by path so every run reads the same order."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError("shards folder not found", path=str(folder))
+    files = sorted(folder.glob("webtext-*.parquet")) or sorted(p for p in folder.rglob("*.parquet") if p.is_file())
+    if not files:
+        raise InputError("no Parquet shards (webtext-*.parquet or *.parquet) in the folder", path=str(folder))
+    return files
+
+
+def iter_tasks(files: list[Path]) -> list[tuple[str, int]]:
+    """One task per (file, row group): the unit of parallel work, a bounded amount of text."""
+    import pyarrow.parquet as pq
+
+    tasks = []
+    for f in files:
+        try:
+            pf = pq.ParquetFile(f)
+        except Exception as exc:  # pyarrow raises several types for a corrupt file
+            raise InputError(f"not a readable Parquet file: {exc}", path=str(f)) from None
+        if "text" not in pf.schema_arrow.names:
+            raise InputError(f"no 'text' column (columns: {', '.join(pf.schema_arrow.names)})", path=str(f))
+        tasks.extend((str(f), i) for i in range(pf.num_row_groups))
+    return tasks
+
+
+def iter_texts(path: str, row_group: int, batch_size: int = 2048) -> Iterator[str]:
+    """The non-null `text` values of one row group, streamed in record batches."""
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+        for batch in pf.iter_batches(batch_size=batch_size, row_groups=[row_group], columns=["text"]):
+            for t in batch.column(0).to_pylist():
+                if t:
+                    yield t
+    except OSError as exc:
+        raise InputError(f"cannot read row group {row_group}: {exc}", path=path) from None
+
+
+@dataclass
+class CountStats:
+    documents: int = 0
+    bytes: int = 0
+    pretokens: int = 0
+    pruned_words: int = 0
+    pruned_occurrences: int = 0
+    prune_threshold_sum: int = 0  # upper bound on how much any kept word's count is under-counted
+
+    def add(self, other: "CountStats") -> None:
+        for k in self.__dataclass_fields__:
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+
+
+def prune(counts: Counter, cap: int, stats: CountStats) -> None:
+    """Shrink `counts` to at most cap/2 words by dropping every word at or below a count threshold.
+
+    The threshold is the count of the (cap/2)-th most frequent word, so ties are dropped together
+    and the result never depends on dict order.
+    """
+    import numpy as np
+
+    values = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
+    keep = max(cap // 2, 1)
+    if len(values) <= keep:
+        return
+    threshold = int(np.partition(values, len(values) - keep)[len(values) - keep])
+    # Everything at or below the threshold goes (keeps strictly fewer than `keep` words).
+    dropped = [w for w, c in counts.items() if c <= threshold]
+    stats.pruned_words += len(dropped)
+    stats.pruned_occurrences += int(values[values <= threshold].sum())
+    stats.prune_threshold_sum += threshold
+    for w in dropped:
+        del counts[w]
+
+
+def _count_worker(tasks: list[tuple[str, int]], cap: int, queue) -> None:
+    """Count pre-tokens of the given row groups; send (progress...)* then the final counts."""
+    import regex
+
+    pat = regex.compile(GPT2_PATTERN)
+    counts: Counter = Counter()
+    stats = CountStats()
+    try:
+        for path, rg in tasks:
+            done = CountStats()
+            for text in iter_texts(path, rg):
+                pieces = pat.findall(text)
+                counts.update(pieces)
+                done.documents += 1
+                done.bytes += len(text.encode("utf-8"))
+                done.pretokens += len(pieces)
+                if len(counts) > cap:
+                    prune(counts, cap, stats)
+            stats.add(done)
+            queue.put(("progress", done.documents, done.bytes))
+        queue.put(("done", dict(counts), stats))
+    except Exception as exc:  # hand the error to the parent, which raises it with its message
+        queue.put(("error", f"{type(exc).__name__}: {exc}", None))
+
+
+def count_words(
+    folder: str | Path, workers: int | None = None, max_words: int = DEFAULT_MAX_WORDS
+) -> tuple[dict[str, int], CountStats]:
+    """Stream every shard under `folder` and count GPT-2 pre-tokens, in `workers` processes."""
+    files = find_parquet_files(folder)
+    tasks = iter_tasks(files)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(tasks) or 1))
+    log("tokenizer", f"counting words in {len(files)} file(s), {len(tasks)} row group(s), {workers} process(es)")
+    # Round-robin split: each process gets every `workers`-th row group.
+    shares = [tasks[i::workers] for i in range(workers)]
+    per_worker_cap = max(max_words // workers, 1000)
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_count_worker, args=(share, per_worker_cap, queue), daemon=True) for share in shares]
+    for p in procs:
+        p.start()
+    total: Counter = Counter()
+    stats = CountStats()
+    first = True
+    try:
+        with Progress("tokenizer", unit="documents") as progress:
+            finished = 0
+            mb = 0.0
+            while finished < workers:
+                kind, a, b = queue.get()
+                if kind == "progress":
+                    mb += b / 1e6
+                    progress.update(a, MB=f"{mb:,.0f}")
+                elif kind == "error":
+                    raise InputError(f"counting words failed: {a}", path=str(folder))
+                else:
+                    finished += 1
+                    stats.add(b)
+                    if first:  # dict.update is C speed; only later tables need adding
+                        total.update(a)
+                        first = False
+                    else:
+                        get = total.get
+                        for w, c in a.items():
+                            total[w] = get(w, 0) + c
+                    del a
+                    if len(total) > max_words:
+                        prune(total, max_words, stats)
+    finally:
+        for p in procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+    return dict(total), stats
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 2: merges
+# ---------------------------------------------------------------------------------------------
+
+
+def byte_order() -> list[int]:
+    """Byte value of token ids 0..255: GPT-2's `bytes_to_unicode` order (printable bytes first)."""
+    return list(bytes_to_unicode().keys())
+
+
+@dataclass
+class MergeResult:
+    merges: list[tuple[int, int]]  # (left id, right id) -> id 256 + index
+    token_bytes: list[bytes]  # id -> bytes, for ids 0 .. 255 + len(merges)
+    skipped_duplicates: int = 0
+    stopped_early: bool = False
+    counts: list[int] = field(default_factory=list)  # the count of each merge when it was made
+
+
+def learn_merges(
+    word_counts: dict[str, int] | Iterable[tuple[str, int]],
+    n_merges: int,
+    min_pair_count: int = 1,
+    progress_name: str = "tokenizer",
+) -> MergeResult:
+    """Learn up to `n_merges` merges from word counts with the rules in the module docstring."""
+    import numpy as np
+
+    order = byte_order()
+    id_of_byte = bytes(order.index(b) for b in range(256))  # bytes.translate table: byte -> id
+    token_bytes: list[bytes] = [bytes([b]) for b in order]
+    known: set[bytes] = set(token_bytes)
+
+    # Words as lists of symbol ids. Sorted so that everything downstream is order-independent.
+    items = sorted(word_counts.items() if isinstance(word_counts, dict) else word_counts)
+    words: list[list[int]] = []
+    counts: list[int] = []
+    for w, c in items:
+        if c <= 0:
+            continue
+        sym = list(w.encode("utf-8").translate(id_of_byte))
+        if len(sym) > 1:  # a one-byte word has no pair to contribute
+            words.append(sym)
+            counts.append(c)
+
+    # Initial pair counts and pair -> words index, vectorised.
+    pair_counts: dict[int, int] = {}
+    pair_words: dict[int, set[int]] = {}
+    if words:
+        lens = np.fromiter((len(s) for s in words), dtype=np.int64, count=len(words))
+        flat = np.fromiter((x for s in words for x in s), dtype=np.int64, count=int(lens.sum()))
+        word_of = np.repeat(np.arange(len(words), dtype=np.int64), lens)
+        # a pair at flat position i exists unless i is the last symbol of its word
+        valid = np.ones(len(flat), dtype=bool)
+        valid[np.cumsum(lens) - 1] = False
+        pos = np.nonzero(valid)[0]
+        keys = flat[pos] * _SHIFT + flat[pos + 1]
+        wid = word_of[pos]
+        weights = np.asarray(counts, dtype=np.int64)[wid]
+        order_ = np.lexsort((wid, keys))
+        keys, wid, weights = keys[order_], wid[order_], weights[order_]
+        uniq, starts = np.unique(keys, return_index=True)
+        sums = np.add.reduceat(weights, starts)
+        bounds = list(starts) + [len(keys)]
+        wid_list = wid.tolist()
+        for k, key in enumerate(uniq.tolist()):
+            pair_counts[key] = int(sums[k])
+            pair_words[key] = set(wid_list[bounds[k] : bounds[k + 1]])
+        del flat, word_of, valid, pos, keys, wid, weights, order_
+
+    heap = [(-c, token_bytes[k // _SHIFT], token_bytes[k % _SHIFT], k) for k, c in pair_counts.items()]
+    heapq.heapify(heap)
+
+    merges: list[tuple[int, int]] = []
+    merge_counts: list[int] = []
+    skipped = 0
+    stopped_early = False
+    heappush, heappop = heapq.heappush, heapq.heappop
+    progress = Progress(progress_name, unit="merges", total=n_merges)
+    while len(merges) < n_merges:
+        # Pop the best live pair (lazy deletion: re-push entries whose count went down).
+        best = None
+        while heap:
+            negc, lb, rb, key = heappop(heap)
+            cur = pair_counts.get(key, 0)
+            if cur != -negc:
+                if cur > 0:
+                    heappush(heap, (-cur, lb, rb, key))
+                continue
+            if lb + rb in known:  # same bytes as an existing token: never merged (see docstring)
+                skipped += 1
+                del pair_counts[key]
+                pair_words.pop(key, None)
+                continue
+            best = key
+            break
+        if best is None or pair_counts[best] < min_pair_count:
+            stopped_early = True
+            break
+        a, b = divmod(best, _SHIFT)
+        c = len(token_bytes)
+        new_bytes = token_bytes[a] + token_bytes[b]
+        token_bytes.append(new_bytes)
+        known.add(new_bytes)
+        merges.append((a, b))
+        merge_counts.append(pair_counts[best])
+
+        # Apply the merge in every word that (may) contain the pair; collect count changes.
+        delta: dict[int, int] = {}
+        new_pairs: dict[int, None] = {}
+        for w in pair_words.pop(best):
+            sym = words[w]
+            n = len(sym)
+            # find occurrences (left to right, non-overlapping), as the encoder merges them
+            i = 0
+            hits = []
+            while i < n - 1:
+                if sym[i] == a and sym[i + 1] == b:
+                    hits.append(i)
+                    i += 2
+                else:
+                    i += 1
+            if not hits:  # stale index entry
+                continue
+            cnt = counts[w]
+            # old pairs touching a merged position: starts i-1, i, i+1 of each hit
+            touched = set()
+            for i in hits:
+                touched.add(i - 1)
+                touched.add(i)
+                touched.add(i + 1)
+            for i in touched:
+                if 0 <= i < n - 1:
+                    k = sym[i] * _SHIFT + sym[i + 1]
+                    delta[k] = delta.get(k, 0) - cnt
+            # build the new word
+            new = []
+            j = 0
+            for i in hits:
+                new.extend(sym[j:i])
+                new.append(c)
+                j = i + 2
+            new.extend(sym[j:])
+            words[w] = new
+            m = len(new)
+            # new pairs: every pair that has the new symbol in it
+            seen = set()
+            for i in range(m):
+                if new[i] == c:
+                    if i > 0:
+                        seen.add(i - 1)
+                    if i < m - 1:
+                        seen.add(i)
+            for i in seen:
+                k = new[i] * _SHIFT + new[i + 1]
+                delta[k] = delta.get(k, 0) + cnt
+                pws = pair_words.get(k)
+                if pws is None:
+                    pair_words[k] = {w}
+                else:
+                    pws.add(w)
+                new_pairs[k] = None
+        for k, d in delta.items():
+            if d:
+                v = pair_counts.get(k, 0) + d
+                if v > 0:
+                    pair_counts[k] = v
+                else:
+                    pair_counts.pop(k, None)
+                    if k not in new_pairs:
+                        pair_words.pop(k, None)
+        pair_counts.pop(best, None)
+        for k in new_pairs:
+            v = pair_counts.get(k, 0)
+            if v > 0:
+                heappush(heap, (-v, token_bytes[k // _SHIFT], token_bytes[k % _SHIFT], k))
+        progress.update(1)
+    progress.__exit__(None, None, None)
+    return MergeResult(merges, token_bytes, skipped, stopped_early, merge_counts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 3: the whole training run
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainResult:
+    merges: list[tuple[int, int]]
+    token_bytes: list[bytes]  # id -> bytes for every mergeable token; <|endoftext|> is id len()
+    vocab_size: int
+    stats: CountStats
+    skipped_duplicates: int
+    stopped_early: bool
+    seconds: dict[str, float]
+
+    @property
+    def eot_id(self) -> int:
+        return len(self.token_bytes)
+
+
+def train_from_counts(word_counts: dict[str, int], vocab_size: int = DEFAULT_VOCAB_SIZE, min_pair_count: int = 1) -> MergeResult:
+    if vocab_size < 257:
+        raise ValueError(f"vocab_size must be at least 257 (256 bytes + {ENDOFTEXT}), got {vocab_size}")
+    return learn_merges(word_counts, vocab_size - 257, min_pair_count=min_pair_count)
+
+
+def train(
+    shards: str | Path,
+    out: str | Path,
+    vocab_size: int = DEFAULT_VOCAB_SIZE,
+    workers: int | None = None,
+    max_words: int = DEFAULT_MAX_WORDS,
+    min_pair_count: int = 2,
+) -> TrainResult:
+    """Train on the shards in `shards` and write every tokenizer file into `out`."""
+    from webtext.report import write_json_atomic
+    from webtext.tokenizer import export
+
+    if vocab_size < 257 or vocab_size > _SHIFT:
+        raise InputError(f"--vocab-size must be between 257 and {_SHIFT}, got {vocab_size}")
+    t0 = time.monotonic()
+    word_counts, stats = count_words(shards, workers=workers, max_words=max_words)
+    t1 = time.monotonic()
+    log("tokenizer", f"{stats.documents:,} documents, {stats.bytes / 1e6:,.1f} MB, {len(word_counts):,} distinct words; merging")
+    result = learn_merges(word_counts, vocab_size - 257, min_pair_count=min_pair_count)
+    t2 = time.monotonic()
+    del word_counts
+    export.write_all(out, result.token_bytes, result.merges)
+    t3 = time.monotonic()
+    seconds = {"count": round(t1 - t0, 3), "merge": round(t2 - t1, 3), "write": round(t3 - t2, 3)}
+    trained = TrainResult(
+        result.merges, result.token_bytes, len(result.token_bytes) + 1, stats, result.skipped_duplicates, result.stopped_early, seconds
+    )
+    write_json_atomic(
+        Path(out) / "train_report.json",
+        {
+            "stage": "tokenizer",
+            "shards": str(shards),
+            "vocab_size_requested": vocab_size,
+            "vocab_size": trained.vocab_size,
+            "merges": len(result.merges),
+            "endoftext_id": trained.eot_id,
+            "stopped_early": result.stopped_early,
+            "min_pair_count": min_pair_count,
+            "skipped_duplicates": result.skipped_duplicates,
+            "documents": stats.documents,
+            "bytes": stats.bytes,
+            "pretokens": stats.pretokens,
+            "max_words": max_words,
+            "pruned_words": stats.pruned_words,
+            "pruned_occurrences": stats.pruned_occurrences,
+            "max_undercount": stats.prune_threshold_sum,
+            "last_merge_count": result.counts[-1] if result.counts else None,
+            "seconds": seconds,
+        },
+    )
+    if result.stopped_early:
+        log("tokenizer", f"stopped early: no pair left with count >= {min_pair_count}; vocabulary {trained.vocab_size}")
+    log("tokenizer", f"wrote {out} ({trained.vocab_size:,} tokens) in {t3 - t0:.1f} s")
+    return trained

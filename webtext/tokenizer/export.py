@@ -1,0 +1,184 @@
+"""Writing a trained tokenizer in every format the ecosystem reads, and loading it back offline.
+
+One trained tokenizer (`token_bytes`: id -> bytes for ids 0 .. n-1, `merges`: (left id, right id)
+making id 256 + k, and `<|endoftext|>` at id n) is written as:
+
+* `encoder.json` + `vocab.bpe`: OpenAI's GPT-2 format. Tokens are spelled with GPT-2's
+  byte-to-unicode characters (`Ġ` for a space); `vocab.bpe` is `#version: 0.2` and one
+  `left right` line per merge, in rank order, ending with a newline.
+* `tokenizer.json` (+ `tokenizer_config.json`, `special_tokens_map.json`): Hugging Face
+  `tokenizers` ByteLevel BPE, exactly as GPT-2's own: ByteLevel pre-tokenizer with GPT-2's regex
+  and no prefix space, ByteLevel decoder, `<|endoftext|>` as a special added token, no
+  `ignore_merges` (so the merges alone decide, as in GPT-2). `transformers.GPT2TokenizerFast` and
+  `AutoTokenizer` load the folder with local paths.
+* `tokenizer.tiktoken`: tiktoken's ranks format, one `base64(token bytes) rank` line per
+  mergeable token. The rank is the id; that tiktoken's rank-by-token rule and GPT-2's
+  rank-by-pair rule agree needs ranks ordered as merges, which the trainer guarantees.
+
+`tiktoken_encoding(folder)` builds a `tiktoken.Encoding` from these local files (never
+`tiktoken.get_encoding`, which downloads). It reads `tokenizer.tiktoken` if present, else
+`encoder.json` (which also covers OpenAI's GPT-2 folder). It does not use tiktoken's
+`data_gym_to_mergeable_bpe_ranks`, which caches file contents under a key made from the *path*
+in a shared temp folder, and so could hand back stale ranks after a retrain to the same path.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+
+from webtext.errors import InputError
+from webtext.tokenizer.encoder import ENDOFTEXT, GPT2_PATTERN, bytes_to_unicode, read_encoder_json, token_to_bytes
+
+TIKTOKEN_FILE = "tokenizer.tiktoken"
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _spell(data: bytes) -> str:
+    b2u = bytes_to_unicode()
+    return "".join(b2u[b] for b in data)
+
+
+def gpt2_files(token_bytes: list[bytes], merges: list[tuple[int, int]]) -> tuple[dict[str, int], str]:
+    """(encoder dict, vocab.bpe text) in GPT-2's format."""
+    encoder = {_spell(tb): i for i, tb in enumerate(token_bytes)}
+    if len(encoder) != len(token_bytes):
+        raise ValueError("two ids have the same bytes; a BPE vocabulary needs unique tokens")
+    encoder[ENDOFTEXT] = len(token_bytes)
+    lines = ["#version: 0.2"] + [f"{_spell(token_bytes[a])} {_spell(token_bytes[b])}" for a, b in merges]
+    return encoder, "\n".join(lines) + "\n"
+
+
+def hf_tokenizer(encoder: dict[str, int], merge_pairs: list[tuple[str, str]]):
+    """A Hugging Face `tokenizers.Tokenizer` equal to GPT-2's configuration."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
+
+    vocab = {k: v for k, v in encoder.items() if k != ENDOFTEXT}
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=list(merge_pairs), dropout=None, fuse_unk=False, byte_fallback=False))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    tok.add_special_tokens([AddedToken(ENDOFTEXT, special=True, normalized=False)])
+    if tok.token_to_id(ENDOFTEXT) != encoder[ENDOFTEXT]:
+        raise ValueError(f"{ENDOFTEXT} got id {tok.token_to_id(ENDOFTEXT)} in tokenizer.json, expected {encoder[ENDOFTEXT]}")
+    return tok
+
+
+def tiktoken_ranks_text(token_bytes: list[bytes]) -> str:
+    return "".join(f"{base64.b64encode(tb).decode('ascii')} {i}\n" for i, tb in enumerate(token_bytes))
+
+
+def write_all(out: str | Path, token_bytes: list[bytes], merges: list[tuple[int, int]]) -> Path:
+    """Write every format into `out` (each file written to a temporary name, then renamed)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    encoder, vocab_bpe = gpt2_files(token_bytes, merges)
+    _atomic_write_text(out / "encoder.json", json.dumps(encoder, ensure_ascii=False))
+    _atomic_write_text(out / "vocab.bpe", vocab_bpe)
+    _atomic_write_text(out / TIKTOKEN_FILE, tiktoken_ranks_text(token_bytes))
+    pairs = [(_spell(token_bytes[a]), _spell(token_bytes[b])) for a, b in merges]
+    tok = hf_tokenizer(encoder, pairs)
+    tmp = out / f".tokenizer.json.tmp-{os.getpid()}"
+    tok.save(str(tmp))
+    os.replace(tmp, out / "tokenizer.json")
+    special = {"bos_token": ENDOFTEXT, "eos_token": ENDOFTEXT, "unk_token": ENDOFTEXT}
+    _atomic_write_text(out / "special_tokens_map.json", json.dumps(special, indent=2) + "\n")
+    config = {
+        "tokenizer_class": "GPT2Tokenizer",
+        "add_prefix_space": False,
+        "model_max_length": 1024,
+        **special,
+    }
+    _atomic_write_text(out / "tokenizer_config.json", json.dumps(config, indent=2) + "\n")
+    return out
+
+
+def export_gpt2_folder(src: str | Path, out: str | Path) -> Path:
+    """Re-export an existing `encoder.json` + `vocab.bpe` folder (e.g. OpenAI's) in every format."""
+    from webtext.tokenizer.encoder import load
+
+    enc = load(src)
+    tb = enc.token_bytes()
+    ids = sorted(tb.values())
+    if ids != list(range(len(ids))):
+        raise InputError("token ids are not 0..n-1", path=str(src))
+    token_bytes = [b for b, _ in sorted(tb.items(), key=lambda kv: kv[1])]
+    index = {b: i for i, b in enumerate(token_bytes)}
+    merges = [(index[token_to_bytes(a)], index[token_to_bytes(b)]) for a, b in enc.merges]
+    return write_all(out, token_bytes, merges)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading back (offline)
+# ---------------------------------------------------------------------------------------------
+
+
+def load_ranks(folder: str | Path) -> tuple[dict[bytes, int], int]:
+    """(mergeable ranks, <|endoftext|> id) from `tokenizer.tiktoken` or `encoder.json` in `folder`."""
+    folder = Path(folder)
+    path = folder / TIKTOKEN_FILE
+    ranks: dict[bytes, int] = {}
+    if path.is_file():
+        with open(path, "rb") as f:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    token, rank = line.split()
+                    ranks[base64.b64decode(token, validate=True)] = int(rank)
+                except ValueError:
+                    raise InputError("expected 'base64-token rank'", path=str(path), position=f"line {lineno}") from None
+        eot = max(ranks.values()) + 1 if ranks else 0
+        enc_path = folder / "encoder.json"
+        if enc_path.is_file():  # the special id as written by the trainer, if the folder has it
+            eot = read_encoder_json(enc_path).get(ENDOFTEXT, eot)
+        return ranks, eot
+    enc_path = folder / "encoder.json"
+    if not enc_path.is_file():
+        raise InputError(f"no {TIKTOKEN_FILE} or encoder.json in the tokenizer folder", path=str(folder))
+    encoder = read_encoder_json(enc_path)
+    eot = encoder.pop(ENDOFTEXT, None)
+    encoder.pop("<|startoftext|>", None)
+    try:
+        ranks = {token_to_bytes(k): v for k, v in encoder.items()}
+    except KeyError as exc:
+        raise InputError(f"token with a character outside GPT-2's byte alphabet: {exc}", path=str(enc_path)) from None
+    if eot is None:
+        eot = max(ranks.values()) + 1
+    return ranks, eot
+
+
+def tiktoken_encoding(folder: str | Path, name: str | None = None):
+    """A `tiktoken.Encoding` from a local tokenizer folder; never downloads."""
+    import tiktoken
+
+    ranks, eot = load_ranks(folder)
+    return tiktoken.Encoding(
+        name=name or f"webtext-{Path(folder).name}",
+        pat_str=GPT2_PATTERN,
+        mergeable_ranks=ranks,
+        special_tokens={ENDOFTEXT: eot},
+        explicit_n_vocab=max(max(ranks.values()), eot) + 1,
+    )
+
+
+def hf_fast_tokenizer(folder: str | Path):
+    """`transformers.GPT2TokenizerFast` from the folder's `tokenizer.json` (local files only)."""
+    from transformers import GPT2TokenizerFast
+
+    folder = Path(folder)
+    return GPT2TokenizerFast(
+        tokenizer_file=str(folder / "tokenizer.json"),
+        bos_token=ENDOFTEXT,
+        eos_token=ENDOFTEXT,
+        unk_token=ENDOFTEXT,
+        add_prefix_space=False,
+    )

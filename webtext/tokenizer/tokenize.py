@@ -1,0 +1,224 @@
+"""Tokenizing the corpus: Parquet shards -> `train.bin` / `val.bin` of uint16 token ids.
+
+`webtext tokenize --shards DIR --tokenizer DIR --out DIR` writes, into `out`:
+
+* `train.bin`, `val.bin`: the token ids of every document, each document followed by
+  `<|endoftext|>`, as raw little-endian uint16, read with
+  `np.memmap(path, dtype=np.uint16, mode="r")` (nanoGPT's format). A vocabulary must therefore
+  have at most 65,536 ids (GPT-2's 50,257 fits).
+* `meta.json`: vocabulary size, `<|endoftext|>` id, dtype, the split rule, document / token /
+  byte counts per split, the documents dropped with their reason (a null or empty `text`), the
+  tokenizer's fingerprint and the shards read.
+
+Rules:
+
+* **Validation split by document hash**, so it is the same whatever the shard layout, worker count
+  or order: a document goes to `val` when `int.from_bytes(sha1(text as UTF-8)[:8], "big") % 1000 <
+  val_permille` (default 5, i.e. 0.5 %), else to `train`. Identical texts always land in the same
+  split, so dedup leftovers never leak across it.
+* **Order.** Documents are written in shard order (sorted file names), row group by row group, in
+  row order; the output is byte-for-byte the same for any number of worker processes.
+* **A document's own text is never a separator.** Documents are encoded with tiktoken's
+  `encode_ordinary`, so a literal `<|endoftext|>` inside a page is encoded as plain text; only the
+  separator gets the special id.
+* **Speed.** Row groups are encoded in parallel processes (`multiprocessing.Pool.imap`, which keeps
+  their order) with a `tiktoken.Encoding` built from the tokenizer folder's local files
+  (`export.tiktoken_encoding`), about ten times faster than the pure-Python encoder that gives the
+  same ids.
+* **Idempotent and resumable.** Outputs are written under temporary names and renamed at the end; a
+  rerun whose inputs (shard names and sizes, tokenizer fingerprint, split) match the existing
+  `meta.json` returns without redoing the work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from webtext.errors import ConfigError, InputError
+from webtext.progress import Progress, log
+from webtext.report import StageReport, write_json_atomic
+from webtext.tokenizer.bpe import find_parquet_files, iter_tasks
+from webtext.tokenizer.encoder import ENDOFTEXT
+
+DEFAULT_VAL_PERMILLE = 5
+DTYPE = np.uint16
+
+
+def is_val(text: str, val_permille: int) -> bool:
+    """The split rule: the first 8 bytes of sha1(text) as a big-endian integer, mod 1000."""
+    return int.from_bytes(hashlib.sha1(text.encode("utf-8")).digest()[:8], "big") % 1000 < val_permille
+
+
+def tokenizer_fingerprint(folder: str | Path) -> str:
+    """sha256 over the files that decide the ids (ranks, else encoder.json + vocab.bpe)."""
+    folder = Path(folder)
+    h = hashlib.sha256()
+    for name in ("tokenizer.tiktoken", "encoder.json", "vocab.bpe"):
+        p = folder / name
+        if p.is_file():
+            h.update(name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+# Per-process state, set once by the pool initializer.
+_ENC = None
+_EOT = 0
+_VAL = 0
+
+
+def _init_worker(tokenizer_dir: str, val_permille: int) -> None:
+    global _ENC, _EOT, _VAL
+    from webtext.tokenizer.export import tiktoken_encoding
+
+    _ENC = tiktoken_encoding(tokenizer_dir)
+    _EOT = _ENC.eot_token
+    _VAL = val_permille
+
+
+def _encode_task(task: tuple[str, int]) -> tuple[bytes, bytes, dict]:
+    """Encode one row group; return (train ids bytes, val ids bytes, counts)."""
+    import pyarrow.parquet as pq
+
+    path, rg = task
+    train: list[int] = []
+    val: list[int] = []
+    stats = {"documents_train": 0, "documents_val": 0, "bytes_train": 0, "bytes_val": 0, "empty": 0, "empty_example": None}
+    try:
+        pf = pq.ParquetFile(path)
+        row = 0
+        for batch in pf.iter_batches(batch_size=1024, row_groups=[rg], columns=["text"]):
+            texts = batch.column(0).to_pylist()
+            for text in texts:
+                row += 1
+                if not text:
+                    stats["empty"] += 1
+                    if stats["empty_example"] is None:
+                        stats["empty_example"] = f"{Path(path).name} row group {rg} row {row - 1}"
+                    continue
+                ids = _ENC.encode_ordinary(text)
+                n_bytes = len(text.encode("utf-8"))
+                if is_val(text, _VAL):
+                    val.extend(ids)
+                    val.append(_EOT)
+                    stats["documents_val"] += 1
+                    stats["bytes_val"] += n_bytes
+                else:
+                    train.extend(ids)
+                    train.append(_EOT)
+                    stats["documents_train"] += 1
+                    stats["bytes_train"] += n_bytes
+    except OSError as exc:
+        raise InputError(f"cannot read row group {rg}: {exc}", path=path) from None
+    return np.asarray(train, dtype=DTYPE).tobytes(), np.asarray(val, dtype=DTYPE).tobytes(), stats
+
+
+def tokenize_corpus(
+    shards: str | Path,
+    tokenizer: str | Path,
+    out: str | Path,
+    val_permille: int = DEFAULT_VAL_PERMILLE,
+    workers: int | None = None,
+) -> dict:
+    """Tokenize every shard under `shards` with the tokenizer folder; return what meta.json holds."""
+    from webtext.tokenizer.export import load_ranks
+
+    if not 0 <= val_permille <= 1000:
+        raise ConfigError(f"--val-permille must be between 0 and 1000, got {val_permille}")
+    tokenizer = Path(tokenizer)
+    out = Path(out)
+    ranks, eot = load_ranks(tokenizer)  # validates the folder before any process starts
+    n_vocab = max(max(ranks.values()), eot) + 1
+    if n_vocab > np.iinfo(DTYPE).max + 1:
+        raise ConfigError(f"vocabulary of {n_vocab} ids does not fit uint16 token files (at most 65,536)")
+    files = find_parquet_files(shards)
+    tasks = iter_tasks(files)
+    inputs = {
+        "shards": [{"name": str(f.relative_to(Path(shards))), "bytes": f.stat().st_size} for f in files],
+        "tokenizer_sha256": tokenizer_fingerprint(tokenizer),
+        "val_permille": val_permille,
+    }
+    meta_path = out / "meta.json"
+    if meta_path.is_file() and (out / "train.bin").is_file() and (out / "val.bin").is_file():
+        try:
+            old = json.loads(meta_path.read_text(encoding="utf-8"))
+        except ValueError:
+            old = {}
+        if old.get("inputs") == inputs and (out / "train.bin").stat().st_size == 2 * old.get("tokens_train", -1):
+            log("tokenize", f"{out} is up to date (same shards, tokenizer and split); nothing to do")
+            return old
+
+    out.mkdir(parents=True, exist_ok=True)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
+    log("tokenize", f"{len(files)} file(s), {len(tasks)} row group(s), {workers} process(es), vocabulary {n_vocab:,}")
+    report = StageReport("tokenize")
+    totals = {"documents_train": 0, "documents_val": 0, "bytes_train": 0, "bytes_val": 0}
+    tmp_train = out / f".train.bin.tmp-{os.getpid()}"
+    tmp_val = out / f".val.bin.tmp-{os.getpid()}"
+    t0 = time.monotonic()
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    try:
+        with open(tmp_train, "wb") as ftrain, open(tmp_val, "wb") as fval, Progress("tokenize", unit="documents") as prog:
+            if workers == 1:
+                _init_worker(str(tokenizer), val_permille)
+                results = map(_encode_task, tasks)
+                pool = None
+            else:
+                pool = ctx.Pool(workers, initializer=_init_worker, initargs=(str(tokenizer), val_permille))
+                results = pool.imap(_encode_task, tasks, chunksize=1)
+            try:
+                for train_bytes, val_bytes, st in results:
+                    ftrain.write(train_bytes)
+                    fval.write(val_bytes)
+                    for k in totals:
+                        totals[k] += st[k]
+                    report.keep(st["documents_train"] + st["documents_val"])
+                    if st["empty"]:
+                        report.drop("empty text", st["empty_example"], n=st["empty"])
+                    prog.update(st["documents_train"] + st["documents_val"])
+            finally:
+                if pool is not None:
+                    pool.close()
+                    pool.join()
+        report.check()
+        n_train = tmp_train.stat().st_size // 2
+        n_val = tmp_val.stat().st_size // 2
+        os.replace(tmp_train, out / "train.bin")
+        os.replace(tmp_val, out / "val.bin")
+    finally:
+        for p in (tmp_train, tmp_val):
+            if p.exists():
+                p.unlink()
+    seconds = time.monotonic() - t0
+    meta = {
+        "stage": "tokenize",
+        "tokenizer": str(tokenizer),
+        "vocab_size": n_vocab,
+        "eot_token": eot,
+        "eot_string": ENDOFTEXT,
+        "dtype": "uint16",
+        "byte_order": "little",
+        "layout": "each document's ids followed by eot_token; documents in shard order",
+        "split_rule": f"int.from_bytes(sha1(text.encode('utf-8')).digest()[:8], 'big') % 1000 < {val_permille} -> val",
+        "documents_train": totals["documents_train"],
+        "documents_val": totals["documents_val"],
+        "tokens_train": n_train,
+        "tokens_val": n_val,
+        "bytes_train": totals["bytes_train"],
+        "bytes_val": totals["bytes_val"],
+        "bytes_per_token": round((totals["bytes_train"] + totals["bytes_val"]) / max(1, n_train + n_val - report.kept), 4),
+        "report": report.to_dict(),
+        "seconds": round(seconds, 3),
+        "inputs": inputs,
+    }
+    write_json_atomic(meta_path, meta)
+    mb = (totals["bytes_train"] + totals["bytes_val"]) / 1e6
+    log("tokenize", f"{report.kept:,} documents, {n_train + n_val:,} tokens, {mb:,.1f} MB in {seconds:.1f} s -> {out}")
+    return meta
