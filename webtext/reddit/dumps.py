@@ -1,0 +1,397 @@
+"""Pushshift submission dumps: find the files, then stream their records one at a time.
+
+Formats are chosen by file name:
+
+| suffix                       | how it is read                                                        |
+|------------------------------|-----------------------------------------------------------------------|
+| `.zst`, `.zstd`              | zstandard, streamed frame by frame with a window of up to 2**31 bytes  |
+| `.xz`, `.lzma`               | `lzma`                                                                |
+| `.bz2`                       | `bz2`                                                                 |
+| `.gz`                        | `gzip`                                                                |
+| `.ndjson`, `.jsonl`, `.json` | plain text                                                            |
+
+Inside, a file holds NDJSON (one submission object per line, the Pushshift layout) or, if its first
+non-blank character is `[`, one JSON array of objects (decoded incrementally, never whole).
+
+Pushshift's later dumps are compressed with `--long=31` (a 2 GiB window with long-distance
+matching); a default zstandard decompressor refuses them ("Frame requires too much memory"), so
+the decompressor here is created with `max_window_size=2**31`. Memory stays flat: a chunk of
+compressed input, its decompressed output and one partial line are all that is held.
+
+Month selection (`select_dump_files`): folders are expanded (recursively, sorted, hidden files and
+comment dumps `RC_*` left out); a file whose name carries a month - `RS_2017-12.zst`,
+`RS_v2_2005-07.xz`, daily `RS_2018-01-01.zst` - is skipped without being opened when that month is
+after `until`. Files without a month in their name are always read; their records are filtered by
+`created_utc` like every other record.
+
+Bad input (`iter_records`):
+- a malformed JSON line (or invalid UTF-8) is counted in the report as `malformed_json`, a JSON
+  value that is not an object as `not_an_object`; reading goes on. Without a report to count in,
+  they raise `InputError` instead: nothing is dropped silently.
+- a truncated or corrupt compressed stream raises `InputError` naming the file and how far reading
+  got (compressed bytes consumed, complete lines read) with `on_error="fail"` (the default). With
+  `on_error="skip"` the records read before the damage are kept, the damaged rest of the file is
+  counted as one `corrupt_file` drop (its sample says where), and the next file is read.
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import gzip
+import json
+import lzma
+import os
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from webtext.errors import ConfigError, InputError
+from webtext.progress import log
+from webtext.report import StageReport
+
+# Real dumps are written with `zstd --long=31`: the decompressor must accept a 2 GiB window.
+ZSTD_MAX_WINDOW = 2**31
+# Compressed bytes read at a time. Small enough that the decompressed output of one chunk stays a
+# few MiB even at the high ratios that long-distance matching reaches on JSON.
+CHUNK = 64 * 1024
+
+COMPRESSION = {
+    ".zst": "zstd",
+    ".zstd": "zstd",
+    ".xz": "xz",
+    ".lzma": "xz",
+    ".bz2": "bz2",
+    ".gz": "gzip",
+    ".ndjson": "plain",
+    ".jsonl": "plain",
+    ".json": "plain",
+}
+
+# RS_2017-12.zst, RS_v2_2005-07.xz, RS_2018-01-01.zst (daily); RC_ are comment dumps.
+_MONTH_IN_NAME = re.compile(r"^(R[SC])_(?:v\d+_)?(\d{4})-(\d{2})(?:-\d{2})?(?:\.|$)")
+_UNTIL = re.compile(r"^(\d{4})-(\d{2})$")
+
+ON_ERROR = ("fail", "skip")
+
+
+# ---------------------------------------------------------------------------------------------
+# Months and file selection
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_month(value: str) -> tuple[int, int]:
+    """`"2017-12"` -> `(2017, 12)`; anything else is a ConfigError."""
+    m = _UNTIL.match(str(value).strip())
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise ConfigError(f"--until must be a month as YYYY-MM (like 2017-12), not {value!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def month_end_utc(until: str) -> int:
+    """The first instant after the month `until`, as a Unix time: records must be strictly before it.
+
+    `month_end_utc("2017-12")` is 2018-01-01T00:00:00Z = 1514764800.
+    """
+    import calendar
+
+    year, month = parse_month(until)
+    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return calendar.timegm((year, month, 1, 0, 0, 0))
+
+
+def month_of_file(path: str | os.PathLike) -> tuple[int, int] | None:
+    """The month a dump's file name names (`RS_2017-12.zst` -> (2017, 12)), or None."""
+    m = _MONTH_IN_NAME.match(Path(path).name)
+    return (int(m.group(2)), int(m.group(3))) if m else None
+
+
+def compression_of(path: str | os.PathLike) -> str | None:
+    """'zstd', 'xz', 'bz2', 'gzip' or 'plain' by the file's suffix; None if not a dump file."""
+    return COMPRESSION.get(Path(path).suffix.lower())
+
+
+@dataclass
+class DumpPlan:
+    """The files to read, and those left unread because their month is after `until`."""
+
+    selected: list[Path]
+    skipped: list[Path]
+
+
+def plan_dump_files(paths: Iterable[str | os.PathLike], until: str | None) -> DumpPlan:
+    """Expand folders, check files exist and are dumps, and split off months after `until`."""
+    cap = parse_month(until) if until is not None else None
+    found: dict[Path, Path] = {}  # resolved -> as given, so a file named twice is read once
+    for given in paths:
+        p = Path(given)
+        if p.is_dir():
+            inside = [
+                f
+                for f in sorted(p.rglob("*"))
+                if f.is_file()
+                and compression_of(f)
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                and not f.name.startswith("RC_")
+            ]
+            if not inside:
+                raise InputError("folder holds no dump files (.zst, .xz, .bz2, .gz, .ndjson, .jsonl, .json)", path=str(p))
+            for f in inside:
+                found.setdefault(f.resolve(), f)
+        elif p.is_file():
+            if not compression_of(p):
+                raise InputError(
+                    "not a dump file: expected .zst, .xz, .bz2, .gz, .ndjson, .jsonl or .json", path=str(p)
+                )
+            if p.name.startswith("RC_"):
+                raise InputError("this is a comments dump (RC_); harvest reads submission dumps (RS_)", path=str(p))
+            found.setdefault(p.resolve(), p)
+        else:
+            raise InputError("no such file or folder", path=str(p))
+    selected, skipped = [], []
+    for f in sorted(found.values(), key=lambda f: (month_of_file(f) or (0, 0), str(f))):
+        month = month_of_file(f)
+        (skipped if cap is not None and month is not None and month > cap else selected).append(f)
+    return DumpPlan(selected, skipped)
+
+
+def select_dump_files(paths: Iterable[str | os.PathLike], until: str | None) -> list[Path]:
+    """The dump files to read: folders expanded, months after `until` (by file name) left out, unread."""
+    return plan_dump_files(paths, until).selected
+
+
+# ---------------------------------------------------------------------------------------------
+# Decompression: byte chunks, with a clear error when the stream is damaged
+# ---------------------------------------------------------------------------------------------
+
+
+class _Damaged(Exception):
+    """The compressed stream ended early or holds bad data."""
+
+
+def _zstd_chunks(raw) -> Iterator[bytes]:
+    """Decompressed chunks of a zstd file, frame by frame.
+
+    zstandard's `stream_reader` returns a short read, not an error, when the file is cut inside a
+    frame; feeding a `decompressobj` per frame lets us see that the last frame never finished.
+    """
+    import zstandard
+
+    dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
+    dobj = None
+    try:
+        while data := raw.read(CHUNK):
+            while data:
+                if dobj is None:
+                    dobj = dctx.decompressobj()
+                out = dobj.decompress(data)
+                if out:
+                    yield out
+                if dobj.eof:  # frame complete; what follows belongs to the next frame
+                    data, dobj = dobj.unused_data, None
+                else:
+                    data = b""
+    except zstandard.ZstdError as exc:
+        raise _Damaged(f"corrupt zstd data ({exc})") from None
+    if dobj is not None:
+        raise _Damaged("truncated zstd stream: the file ends inside a frame")
+
+
+def _stdlib_chunks(opener, raw, name: str) -> Iterator[bytes]:
+    f = opener(raw)
+    try:
+        while data := f.read(CHUNK * 4):
+            yield data
+    except EOFError:
+        raise _Damaged(f"truncated {name} stream: the file ends before the end-of-stream marker") from None
+    except (lzma.LZMAError, OSError, zlib.error, ValueError) as exc:
+        raise _Damaged(f"corrupt {name} data ({exc})") from None
+
+
+def _plain_chunks(raw) -> Iterator[bytes]:
+    while data := raw.read(CHUNK * 4):
+        yield data
+
+
+def _chunks(path: Path, raw) -> Iterator[bytes]:
+    kind = compression_of(path)
+    if kind == "zstd":
+        return _zstd_chunks(raw)
+    if kind == "xz":
+        return _stdlib_chunks(lambda r: lzma.LZMAFile(r, "rb"), raw, "xz")
+    if kind == "bz2":
+        return _stdlib_chunks(lambda r: bz2.BZ2File(r, "rb"), raw, "bz2")
+    if kind == "gzip":
+        return _stdlib_chunks(lambda r: gzip.GzipFile(fileobj=r, mode="rb"), raw, "gzip")
+    if kind == "plain":
+        return _plain_chunks(raw)
+    raise InputError("not a dump file", path=str(path))
+
+
+# ---------------------------------------------------------------------------------------------
+# Records
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Where:
+    """How far reading got, for error messages."""
+
+    raw: object
+    size: int
+    items: int = 0
+    unit: str = "lines"
+
+    def describe(self) -> str:
+        try:
+            pos = self.raw.tell()
+        except (OSError, ValueError):
+            pos = -1
+        return f"after {pos:,} of {self.size:,} compressed bytes, {self.items:,} complete {self.unit}"
+
+
+def _lines(chunks: Iterator[bytes], where: _Where) -> Iterator[bytes]:
+    pending = b""
+    for chunk in chunks:
+        parts = (pending + chunk).split(b"\n")
+        pending = parts.pop()
+        for line in parts:
+            where.items += 1
+            yield line
+    if pending:  # a last line without a newline is still a line (a cut one fails to parse, counted)
+        where.items += 1
+        yield pending
+
+
+def _array_items(first: bytes, chunks: Iterator[bytes], where: _Where, path: Path) -> Iterator[object]:
+    """Elements of one top-level JSON array, decoded incrementally: memory is one element, not the file."""
+    decoder = json.JSONDecoder()
+    text_of = codecs.getincrementaldecoder("utf-8-sig")("strict")
+    buf = text_of.decode(first)
+    pos = buf.index("[") + 1
+    eof = False
+
+    def more() -> bool:
+        nonlocal buf, pos, eof
+        if eof:
+            return False
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            eof = True
+            buf = buf[pos:] + text_of.decode(b"", final=True)
+            pos = 0
+            return True
+        buf = buf[pos:] + text_of.decode(chunk)
+        pos = 0
+        return True
+
+    expect_value = True
+    while True:
+        while pos < len(buf) and buf[pos] in " \t\r\n":
+            pos += 1
+        if pos >= len(buf):
+            if not more():
+                raise _Damaged("JSON array not closed: the file ends inside it")
+            continue
+        ch = buf[pos]
+        if ch == "]" and (expect_value is False or where.items == 0):
+            return
+        if ch == "," and not expect_value:
+            pos += 1
+            expect_value = True
+            continue
+        if not expect_value:
+            raise _Damaged(f"bad JSON array: expected ',' or ']' after element {where.items:,}")
+        try:
+            value, end = decoder.raw_decode(buf, pos)
+        except json.JSONDecodeError:
+            # Maybe the element is only cut by the chunk boundary: read more and try again.
+            if more():
+                continue
+            raise _Damaged(f"bad JSON in array element {where.items + 1:,}") from None
+        if end == len(buf) and not eof:  # a number at the chunk end may continue in the next chunk
+            if more():
+                continue
+        pos = end
+        where.items += 1
+        expect_value = False
+        yield value
+
+
+def iter_records(
+    path: str | os.PathLike,
+    *,
+    on_error: str = "fail",
+    report: StageReport | None = None,
+) -> Iterator[dict]:
+    """Decoded submission objects of one dump file, streamed.
+
+    Malformed lines are counted in `report` (`malformed_json`, `not_an_object`) and skipped; a
+    damaged compressed stream raises `InputError` or, with `on_error="skip"`, is counted as one
+    `corrupt_file` drop. Blank lines are not records and are not counted.
+    """
+    if on_error not in ON_ERROR:
+        raise ConfigError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
+    path = Path(path)
+    try:
+        raw = open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror}", path=str(path)) from None
+    with raw:
+        where = _Where(raw, os.fstat(raw.fileno()).st_size)
+        chunks = _chunks(path, raw)
+        try:
+            # Peek at the first non-blank byte: `[` means one JSON array, anything else NDJSON.
+            first = b""
+            for chunk in chunks:
+                first += chunk
+                if first.lstrip(b"\xef\xbb\xbf \t\r\n"):
+                    break
+            if first.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+                where.unit = "array elements"
+                items = _array_items(first, chunks, where, path)
+                for value in items:
+                    if isinstance(value, dict):
+                        yield value
+                    else:
+                        _bad(report, "not_an_object", path, where.items, "array element")
+                return
+            lines = _lines(_prepend(first, chunks), where)
+            for line in lines:
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+                    _bad(report, "malformed_json", path, where.items, "line")
+                    continue
+                if isinstance(value, dict):
+                    yield value
+                else:
+                    _bad(report, "not_an_object", path, where.items, "line")
+        except _Damaged as exc:
+            position = where.describe()
+            if on_error == "fail":
+                raise InputError(
+                    f"{exc}; rerun with --on-error skip to count it and go on", path=str(path), position=position
+                ) from None
+            if report is not None:
+                report.drop("corrupt_file", example=f"{path} ({position}): {exc}")
+            log("harvest", f"skipping the rest of {path} ({position}): {exc}")
+
+
+def _prepend(first: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from chunks
+
+
+def _bad(report: StageReport | None, reason: str, path: Path, number: int, unit: str) -> None:
+    where = f"{path.name}:{number}"
+    if report is None:
+        what = "malformed JSON" if reason == "malformed_json" else "a JSON value that is not an object"
+        raise InputError(f"{what}", path=str(path), position=f"{unit} {number:,}")
+    report.drop(reason, example=where)

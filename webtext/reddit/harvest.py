@@ -1,0 +1,183 @@
+"""The harvest: submissions in, one Parquet row per qualifying URL out, every record accounted for.
+
+    records (dumps or live API) -> classify (filters, a reason per drop) -> LinkAggregator (by URL)
+        -> karma rule per URL -> out/links/links-*.parquet (sorted by URL) + out/report.json
+
+Accounting (`HarvestReport`, a `StageReport`): `read` counts every record seen (plus one per
+damaged file skipped with `on_error="skip"`), `kept` the submissions that end up in a written
+link row, and `dropped` every other record under its reason, so `read == kept + sum(dropped)`
+always (checked before the report is written). `links` is the number of unique URLs written.
+
+Idempotent: the links folder and the report are each replaced atomically. A rerun with the same
+inputs (paths, sizes, modification times) and options finds the finished report and returns it
+without reading anything; anything else reruns the whole harvest (a crashed run leaves only
+temporary folders, which the next run removes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from webtext.errors import ConfigError
+from webtext.progress import Progress, log
+from webtext.reddit.dumps import ON_ERROR, iter_records, plan_dump_files
+from webtext.reddit.links import HarvestOptions, LinkAggregator, aggregate, classify, qualifies, write_links
+from webtext.report import StageReport, write_json_atomic
+
+STAGE = "harvest"
+
+
+@dataclass
+class HarvestReport(StageReport):
+    """A StageReport with what else a harvest tells: unique links written, the files, the options."""
+
+    links: int = 0
+    files: list[str] = field(default_factory=list)
+    skipped_files: list[str] = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+    inputs: list = field(default_factory=list)  # (path, size, mtime_ns): the rerun fingerprint
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d.update(
+            links=self.links,
+            files=self.files,
+            skipped_files=self.skipped_files,
+            options=self.options,
+            inputs=self.inputs,
+        )
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "HarvestReport":
+        base = StageReport.from_dict(d)
+        return cls(
+            base.stage, base.read, base.kept, base.dropped, base.samples,
+            links=d.get("links", 0), files=d.get("files", []), skipped_files=d.get("skipped_files", []),
+            options=d.get("options", {}), inputs=d.get("inputs", []),
+        )  # fmt: skip
+
+
+def _example(record: dict) -> str:
+    rid = record.get("id", "?")
+    url = record.get("url")
+    text = f"{rid} {url}" if isinstance(url, str) else str(rid)
+    return text[:300]
+
+
+def harvest_records(
+    records: Iterable[dict],
+    opts: HarvestOptions,
+    out: str | os.PathLike,
+    report: HarvestReport,
+    *,
+    max_urls_in_memory: int = 200_000,
+    progress_unit: str = "records",
+) -> HarvestReport:
+    """The core shared by dumps and the live API: filter, aggregate, write, account."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    spill = out / f".harvest-spill-{os.getpid()}"
+    shutil.rmtree(spill, ignore_errors=True)
+    try:
+        agg = LinkAggregator(spill, max_urls_in_memory)
+        with Progress(STAGE, unit=progress_unit) as progress:
+            for record in records:
+                sub, reason = classify(record, opts)
+                if sub is None:
+                    report.drop(reason, example=_example(record))
+                else:
+                    agg.add(sub)
+                progress.update()
+        if agg.runs:
+            log(STAGE, f"merging {len(agg.runs) + 1} sorted runs spilled to disk")
+
+        def rows() -> Iterator[dict]:
+            for url, entries in agg.groups():
+                row, repeats = aggregate(url, entries)
+                if repeats:
+                    report.drop("duplicate_submission", example=url, n=repeats)
+                if qualifies(row, opts):
+                    report.keep(row["n_submissions"])
+                    report.links += 1
+                    yield row
+                else:
+                    report.drop("low_karma", example=url, n=row["n_submissions"])
+
+        write_links(rows(), out / "links")
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+    report.check()
+    report.write(out / "report.json")
+    log(STAGE, f"read {report.read:,}, kept {report.kept:,} submissions -> {report.links:,} links in {out / 'links'}")
+    return report
+
+
+def _fingerprint(files: list[Path]) -> list:
+    out = []
+    for f in files:
+        st = f.stat()
+        out.append([str(f.resolve()), st.st_size, st.st_mtime_ns])
+    return out
+
+
+def _finished(out: Path, inputs: list, options: dict) -> HarvestReport | None:
+    """The report of a finished harvest of exactly these inputs and options, if there is one."""
+    path = out / "report.json"
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if d.get("stage") != STAGE or d.get("inputs") != inputs or d.get("options") != options:
+        return None
+    if not any((out / "links").glob("links-*.parquet")):
+        return None
+    return HarvestReport.from_dict(d)
+
+
+def harvest(
+    dumps: list[str | os.PathLike],
+    until: str,
+    out: str | os.PathLike,
+    *,
+    min_karma: int = 3,
+    keep_nsfw: bool = False,
+    on_error: str = "fail",
+    karma_rule: str = "max",
+    max_urls_in_memory: int = 200_000,
+) -> HarvestReport:
+    """Harvest Pushshift submission dumps (files or folders) into `out/links/*.parquet` and `out/report.json`."""
+    if on_error not in ON_ERROR:
+        raise ConfigError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
+    if not dumps:
+        raise ConfigError("no dumps given")
+    opts = HarvestOptions(until, min_karma=min_karma, keep_nsfw=keep_nsfw, karma_rule=karma_rule)
+    plan = plan_dump_files(dumps, until)
+    out = Path(out)
+    options = {**opts.to_dict(), "on_error": on_error, "source": "dumps"}
+    inputs = _fingerprint(plan.selected)
+    done = _finished(out, inputs, options)
+    if done is not None:
+        log(STAGE, f"already harvested these inputs with these options: {out / 'report.json'}")
+        return done
+    for f in plan.skipped:
+        log(STAGE, f"skipping {f}: its month is after {until}")
+    report = HarvestReport(
+        STAGE,
+        files=[str(f) for f in plan.selected],
+        skipped_files=[str(f) for f in plan.skipped],
+        options=options,
+        inputs=inputs,
+    )
+
+    def records() -> Iterator[dict]:
+        for f in plan.selected:
+            log(STAGE, f"reading {f}")
+            yield from iter_records(f, on_error=on_error, report=report)
+
+    return harvest_records(records(), opts, out, report, max_urls_in_memory=max_urls_in_memory)

@@ -1,0 +1,457 @@
+"""Submissions -> links: the filters (each drop has a reason), aggregation per URL, Parquet I/O.
+
+## Filters
+
+`classify(record, opts)` answers `(Submission, None)` or `(None, reason)`. The checks run in this
+order and the first that fails names the reason, so every record is counted exactly once:
+
+| reason                | the record is dropped when                                                      |
+|-----------------------|----------------------------------------------------------------------------------|
+| `missing_field`       | `id`, `url`, `created_utc` or `score` is absent or null                           |
+| `bad_field`           | `created_utc` or `score` is not a number (int, float and numeric strings are fine), or `url` is not a string |
+| `after_until`         | `created_utc` >= the first instant (UTC) after the `until` month                  |
+| `low_karma`           | `score` < `min_karma` (karma rule `max` only; under `sum` see below)               |
+| `deleted`             | the post was deleted by its author: `removed_by_category == "deleted"`, or its title, URL or self text is `[deleted]` |
+| `removed`             | removed by moderators, admins or filters: any other `removed_by_category`, or `[removed]` |
+| `self_post`           | `is_self` is true, or `domain` is `self.<subreddit>`                              |
+| `nsfw`                | `over_18` is true (kept with `keep_nsfw`)                                          |
+| `bad_url`             | not an http(s) URL with a host, after Reddit's `&amp;` escaping is undone (see `webtext.urls.normalize_url`) |
+| `reddit_link`         | a link into Reddit itself: reddit.com, redd.it, i.redd.it, v.redd.it, ...          |
+| `wikipedia`           | any Wikipedia (WebText holds none; the cleaning stage checks again by final URL)   |
+| `blocked_extension`   | the path ends in an image, video, audio, archive or binary extension (`BLOCKED_EXTENSIONS`) |
+| `blocked_domain`      | the host is on `BLOCKED_DOMAINS` or a subdomain of one                             |
+
+An account deleted after posting (`author == "[deleted]"`) is not a deleted post: the link and its
+karma stand, so it is kept. Reading the files adds `malformed_json`, `not_an_object` and
+`corrupt_file` (see `webtext.reddit.dumps`).
+
+`low_karma` comes before the content checks on purpose: under the `max` rule most of Reddit is
+below the bar, and dropping it before URL parsing is most of the harvest's speed.
+
+## The blocklists
+
+`BLOCKED_EXTENSIONS` and `BLOCKED_DOMAINS` remove links whose target has no article text for the
+extractors to find: image, video and audio files and the hosts that serve them (imgur, gfycat,
+YouTube, Vimeo, Twitch, SoundCloud, ...), adult video hosts, and file lockers. Text sites that
+merely embed media (news, blogs, Twitter) are not blocked; the fetch stage also drops any response
+that is not HTML by its content type.
+
+## Aggregation
+
+Submissions are grouped by normalised URL into one row per URL (the links contract in DESIGN.md):
+`url`, `domain`, `subreddits` (sorted, unique), `reddit_ids` (unique, ordered by creation time,
+then id), `first_created_utc` (earliest), `score` (highest), `score_sum`, `n_submissions`. A
+submission id seen twice (overlapping dumps, a dump and the live API) counts once, with its highest
+score; the repeat is dropped as `duplicate_submission`.
+
+Karma rules (`karma_rule`): `max` (WebText: a URL qualifies when one submission reaches
+`min_karma`; submissions below the bar are dropped early, so `score_sum` and `n_submissions` count
+only those at or above it) or `sum` (OpenWebText2: every valid submission is aggregated and the URL
+qualifies when `score_sum` reaches `min_karma`; the submissions of URLs that do not are dropped as
+`low_karma` at the end).
+
+Memory: the aggregation state is one small entry per unique URL and submission, held in a dict of
+at most `max_urls_in_memory` URLs. When the dict is full it is written to disk as a sorted run,
+and at the end the runs are merged (an external merge sort), so memory stays flat however many
+unique URLs a dump holds. Output rows come out sorted by URL whether or not anything was spilled,
+and are written `rows_per_file` to a Parquet file (`links-00000.parquet`, ...): the same inputs
+give the same files.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import groupby
+from pathlib import Path
+
+from webtext.errors import ConfigError, InputError
+from webtext.reddit.dumps import month_end_utc
+from webtext.urls import domain_of, host_in, host_of, is_reddit, is_wikipedia, normalize_url, unquote_path
+
+KARMA_RULES = ("max", "sum")
+
+# By the last suffix of the URL's (decoded) path, lowercased.
+BLOCKED_EXTENSIONS = frozenset(
+    {
+        # images
+        "jpg", "jpeg", "jpe", "png", "gif", "gifv", "webp", "bmp", "tif", "tiff", "svg", "ico", "heic", "heif", "avif",
+        # video
+        "mp4", "m4v", "webm", "mov", "avi", "mkv", "flv", "wmv", "mpg", "mpeg", "3gp", "ogv", "m3u8",
+        # audio
+        "mp3", "wav", "ogg", "oga", "flac", "m4a", "aac", "opus", "wma", "mid", "midi",
+        # archives and binaries
+        "zip", "rar", "7z", "tar", "gz", "tgz", "bz2", "xz", "zst", "iso", "dmg", "exe", "msi", "apk", "deb", "rpm", "torrent",
+    }
+)  # fmt: skip
+
+# A host matches when it is one of these or a subdomain of one (i.imgur.com, m.youtube.com, ...).
+BLOCKED_DOMAINS = (
+    # image hosts
+    "imgur.com", "gfycat.com", "redgifs.com", "giphy.com", "tenor.com", "flickr.com", "photobucket.com",
+    "tinypic.com", "imageshack.us", "imageshack.com", "imgbox.com", "postimg.cc", "ibb.co", "instagram.com",
+    "pinterest.com", "500px.com", "deviantart.com",
+    # video and audio hosts
+    "youtube.com", "youtu.be", "youtube-nocookie.com", "vimeo.com", "dailymotion.com", "liveleak.com", "twitch.tv",
+    "streamable.com", "vid.me", "tiktok.com", "soundcloud.com", "spotify.com", "mixcloud.com",
+    # adult video hosts
+    "pornhub.com", "xvideos.com", "xhamster.com", "xnxx.com", "redtube.com", "youporn.com", "onlyfans.com",
+    # file lockers and downloads
+    "mega.nz", "mega.co.nz", "mediafire.com", "dropbox.com", "drive.google.com", "rapidshare.com",
+)  # fmt: skip
+
+_EXTENSION = re.compile(r"\.([a-z0-9]{1,5})$")
+
+
+# ---------------------------------------------------------------------------------------------
+# Options and submissions
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HarvestOptions:
+    """What a harvest keeps. `until` is a month, YYYY-MM: records created after it are dropped."""
+
+    until: str
+    min_karma: int = 3
+    keep_nsfw: bool = False
+    karma_rule: str = "max"
+    cap_utc: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.karma_rule not in KARMA_RULES:
+            raise ConfigError(f"karma rule must be one of {KARMA_RULES}, not {self.karma_rule!r}")
+        if isinstance(self.min_karma, bool) or not isinstance(self.min_karma, int):
+            raise ConfigError(f"min karma must be an integer, not {self.min_karma!r}")
+        object.__setattr__(self, "cap_utc", month_end_utc(self.until))
+
+    def to_dict(self) -> dict:
+        return {"until": self.until, "min_karma": self.min_karma, "keep_nsfw": self.keep_nsfw, "karma_rule": self.karma_rule}
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One submission that passed the filters; `url` is normalised."""
+
+    id: str
+    url: str
+    domain: str
+    subreddit: str
+    created_utc: int
+    score: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Filters
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_int(value) -> int | None:
+    """int, float and numeric strings (all three occur in Pushshift's eras) -> int; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value == value and abs(value) != float("inf") else None
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            try:
+                f = float(value)
+            except ValueError:
+                return None
+            return int(f) if f == f and abs(f) != float("inf") else None
+    return None
+
+
+def _truthy(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
+
+
+def _deleted_or_removed(record: dict) -> str | None:
+    category = record.get("removed_by_category")
+    if category:
+        return "deleted" if category == "deleted" else "removed"
+    for key in ("title", "url", "selftext"):
+        value = record.get(key)
+        if value == "[deleted]":
+            return "deleted"
+        if value == "[removed]":
+            return "removed"
+    return None
+
+
+def unescape_reddit(text: str) -> str:
+    """Undo Reddit's HTML escaping of `&`, `<` and `>` (`&amp;` -> `&`), and nothing else.
+
+    `html.unescape` would be wrong here: it also decodes bare legacy entities, turning a real
+    query such as `?a=1&copy=2` into `?a=1©=2`.
+    """
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def blocked_extension(url: str) -> bool:
+    """True when the URL's path ends in an image, video, audio, archive or binary extension."""
+    m = _EXTENSION.search(unquote_path(url).lower())
+    return bool(m) and m.group(1) in BLOCKED_EXTENSIONS
+
+
+def blocked_domain(url: str) -> bool:
+    """True when the URL's host is on `BLOCKED_DOMAINS` (or below one)."""
+    return host_in(host_of(url), BLOCKED_DOMAINS)
+
+
+def classify(record: dict, opts: HarvestOptions) -> tuple[Submission | None, str | None]:
+    """`(Submission, None)` for a record that passes every filter, else `(None, reason)`."""
+    rid, url, created, score = (record.get(k) for k in ("id", "url", "created_utc", "score"))
+    if rid is None or url is None or created is None or score is None or rid == "":
+        return None, "missing_field"
+    created, score = _as_int(created), _as_int(score)
+    if created is None or score is None or not isinstance(url, str):
+        return None, "bad_field"
+    if created >= opts.cap_utc:
+        return None, "after_until"
+    if opts.karma_rule == "max" and score < opts.min_karma:
+        return None, "low_karma"
+    gone = _deleted_or_removed(record)
+    if gone:
+        return None, gone
+    if _truthy(record.get("is_self")) or str(record.get("domain") or "").startswith("self."):
+        return None, "self_post"
+    if not opts.keep_nsfw and _truthy(record.get("over_18")):
+        return None, "nsfw"
+    if "&" in url:  # Pushshift (and the API without raw_json) HTML-escape &, < and > in URLs
+        url = unescape_reddit(url)
+    try:
+        url = normalize_url(url)
+    except ValueError:
+        return None, "bad_url"
+    if is_reddit(url):
+        return None, "reddit_link"
+    if is_wikipedia(url):
+        return None, "wikipedia"
+    if blocked_extension(url):
+        return None, "blocked_extension"
+    if blocked_domain(url):
+        return None, "blocked_domain"
+    subreddit = record.get("subreddit")
+    subreddit = subreddit if isinstance(subreddit, str) else str(subreddit or "")
+    return Submission(str(rid), url, domain_of(url), subreddit, created, score), None
+
+
+# ---------------------------------------------------------------------------------------------
+# Aggregation
+# ---------------------------------------------------------------------------------------------
+
+# The per-URL state is a list of these compact tuples: (id, created_utc, score, subreddit).
+Entry = tuple
+
+
+def _entry(sub: Submission) -> Entry:
+    return (sub.id, sub.created_utc, sub.score, sub.subreddit)
+
+
+def aggregate(url: str, entries: Iterable[Entry]) -> tuple[dict, int]:
+    """One links row from a URL's entries, and how many entries repeated an id already seen."""
+    by_id: dict[str, list] = {}
+    n = 0
+    for rid, created, score, subreddit in entries:
+        n += 1
+        seen = by_id.get(rid)
+        if seen is None:
+            by_id[rid] = [created, score, subreddit]
+        else:  # the same submission twice: earliest time, highest score
+            seen[0] = min(seen[0], created)
+            seen[1] = max(seen[1], score)
+    subs = sorted(by_id.items(), key=lambda kv: (kv[1][0], kv[0]))
+    row = {
+        "url": url,
+        "domain": domain_of(url),
+        "subreddits": sorted({s for _, (_, _, s) in subs if s}),
+        "reddit_ids": [rid for rid, _ in subs],
+        "first_created_utc": subs[0][1][0],
+        "score": max(v[1] for _, v in subs),
+        "score_sum": sum(v[1] for _, v in subs),
+        "n_submissions": len(subs),
+    }
+    return row, n - len(subs)
+
+
+def link_row(url: str, subs: list[Submission]) -> dict:
+    """The links-table row for `url` from its submissions (repeated ids count once)."""
+    if not subs:
+        raise ValueError(f"no submissions for {url}")
+    return aggregate(url, (_entry(s) for s in subs))[0]
+
+
+def qualifies(row: dict, opts: HarvestOptions) -> bool:
+    """The karma rule on an aggregated row: `max` looks at the best submission, `sum` at the total."""
+    value = row["score"] if opts.karma_rule == "max" else row["score_sum"]
+    return value >= opts.min_karma
+
+
+class LinkAggregator:
+    """Groups submissions by URL with bounded memory (an external merge sort; see the module doc).
+
+    `add()` each submission, then iterate `groups()` once: `(url, entries)` sorted by URL.
+    """
+
+    def __init__(self, spill_dir: str | os.PathLike, max_urls_in_memory: int = 200_000):
+        if max_urls_in_memory < 1:
+            raise ConfigError("max_urls_in_memory must be at least 1")
+        self.spill_dir = Path(spill_dir)
+        self.max_urls = max_urls_in_memory
+        self.table: dict[str, list[Entry]] = {}
+        self.runs: list[Path] = []
+
+    def add(self, sub: Submission) -> None:
+        bucket = self.table.get(sub.url)
+        if bucket is None:
+            if len(self.table) >= self.max_urls:
+                self._spill()
+            self.table[sub.url] = [_entry(sub)]
+        else:
+            bucket.append(_entry(sub))
+
+    def _spill(self) -> None:
+        self.spill_dir.mkdir(parents=True, exist_ok=True)
+        path = self.spill_dir / f"run-{len(self.runs):05d}.jsonl"
+        with open(path, "w", encoding="utf-8") as f:
+            for url in sorted(self.table):
+                f.write(json.dumps([url, self.table[url]], ensure_ascii=False, separators=(",", ":")))
+                f.write("\n")
+        self.runs.append(path)
+        self.table = {}
+
+    @staticmethod
+    def _read_run(path: Path) -> Iterator[tuple[str, list]]:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                url, entries = json.loads(line)
+                yield url, [tuple(e) for e in entries]
+
+    def groups(self) -> Iterator[tuple[str, list[Entry]]]:
+        if not self.runs:
+            for url in sorted(self.table):
+                yield url, self.table[url]
+            self.table = {}
+            return
+        if self.table:
+            self._spill()
+        merged = heapq.merge(*(self._read_run(p) for p in self.runs), key=lambda item: item[0])
+        for url, items in groupby(merged, key=lambda item: item[0]):
+            yield url, [e for _, entries in items for e in entries]
+
+
+# ---------------------------------------------------------------------------------------------
+# Parquet
+# ---------------------------------------------------------------------------------------------
+
+ROWS_PER_FILE = 1_000_000
+_BATCH = 50_000
+
+
+def links_schema():
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("url", pa.string()),
+            ("domain", pa.string()),
+            ("subreddits", pa.list_(pa.string())),
+            ("reddit_ids", pa.list_(pa.string())),
+            ("first_created_utc", pa.int64()),
+            ("score", pa.int64()),
+            ("score_sum", pa.int64()),
+            ("n_submissions", pa.int32()),
+        ]
+    )
+
+
+def write_links(rows: Iterable[dict], out_dir: str | os.PathLike, *, rows_per_file: int = ROWS_PER_FILE) -> list[Path]:
+    """Write rows (already in the order wanted) to `out_dir/links-00000.parquet`, ... atomically.
+
+    The files are written into a temporary folder next to `out_dir`, which then replaces `out_dir`
+    as a whole: a reader sees the old set of files or the new one, never a mix. An empty input
+    still writes one (empty) file, so the schema is always there.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    schema = links_schema()
+    names = schema.names
+    names_written: list[str] = []
+    writer = None
+    in_file = 0
+    batch: list[dict] = []
+
+    def flush() -> None:
+        nonlocal writer
+        if writer is None:
+            name = f"links-{len(names_written):05d}.parquet"
+            names_written.append(name)
+            writer = pq.ParquetWriter(tmp / name, schema, compression="zstd")
+        columns = {n: [r[n] for r in batch] for n in names}
+        writer.write_table(pa.Table.from_pydict(columns, schema=schema))
+        batch.clear()
+
+    try:
+        for row in rows:
+            batch.append(row)
+            in_file += 1
+            if len(batch) >= _BATCH or in_file >= rows_per_file:
+                flush()
+            if in_file >= rows_per_file:
+                writer.close()
+                writer, in_file = None, 0
+        if batch or not names_written:
+            flush()
+        if writer is not None:
+            writer.close()
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+    if out_dir.exists():
+        os.replace(out_dir, old)
+    os.replace(tmp, out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    return [out_dir / n for n in names_written]
+
+
+def read_links(path_or_dir: str | os.PathLike) -> list[dict]:
+    """Rows of a links Parquet file, or of every `*.parquet` in a folder (in file-name order)."""
+    import pyarrow.parquet as pq
+
+    path = Path(path_or_dir)
+    if path.is_dir():
+        files = sorted(path.glob("*.parquet"))
+        if not files:
+            raise InputError("no links Parquet files here", path=str(path))
+    elif path.is_file():
+        files = [path]
+    else:
+        raise InputError("no such links file or folder", path=str(path))
+    rows: list[dict] = []
+    for f in files:
+        try:
+            rows.extend(pq.read_table(f).to_pylist())
+        except Exception as exc:  # pyarrow raises several types for a damaged file
+            raise InputError(f"unreadable Parquet file: {exc}", path=str(f)) from None
+    return rows
