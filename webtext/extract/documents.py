@@ -1,0 +1,478 @@
+"""The extract stage: fetched pages in, the documents table out; one bad page never stops the run.
+
+`extract_html(html, url)` runs both extractors and the combination rule (combine.py) on one page;
+`document_from_page(link, final_url, html)` makes the documents-table row (../shared/DESIGN.md)
+or names why there is none; `extract_pages(pages, out_dir)` runs a whole input and writes
+`out_dir/documents/part-00000.parquet` and `out_dir/report.json` (a StageReport).
+
+**Guards.** Each page goes through cheap checks before any extractor sees it, and each failure
+is a counted drop with its reason (never an exception out of the stage):
+
+| reason | when |
+|---|---|
+| `empty_html` | no bytes, or only whitespace |
+| `html_too_large` | more than `MAX_HTML_BYTES` (8 MiB): no article is that big; such pages are feeds, dumps or traps and would take the extractors minutes |
+| `binary_content` | NUL bytes or mostly control characters in the first 8 KiB: an image, PDF or archive served as HTML |
+| `unparseable_html` | lxml cannot build a tree from it |
+| `html_too_deep` | elements nested `MAX_DEPTH` (255) deep or more. libxml2 stops descending at depth 256 and silently drops what is below, so a page that deep would be extracted wrong rather than fail |
+| `timeout` | the extractors took more than `timeout` seconds (default `PAGE_TIMEOUT_S`) |
+| `extractor_error` | an extractor raised (the exception type is in the report samples) |
+| `no_text` | both extractors returned nothing |
+
+The timeout is a `SIGALRM` timer, so it applies where extraction runs in a process's main thread:
+the CLI, and each worker process of `--workers N`. Elsewhere (a thread pool) the guards still
+apply but a page is not interrupted. The size and depth guards bound what one page can cost.
+
+**Rows.** `url` is the link's URL (as harvested), `final_url` the URL the page was served from
+after redirects, `domain` is `domain_of(final_url)` (the site the text came from), `title` is
+Newspaper's title, `text` the combined text, `extractor` says where the text came from
+(`combined`: both; `newspaper` or `dragnet`: one alone), `text_sha1` the SHA-1 of the UTF-8
+text, `n_chars` its length in characters and `n_words` its whitespace-separated words. The Reddit
+fields of the link row (`REDDIT_FIELDS`) are carried over unchanged (null when the input had no
+links table). Output rows are sorted by (url, final_url), so the same input gives the same file.
+
+**Inputs.** `--warc` reads WARC response records: a 2xx HTML record is a page at its
+`WARC-Target-URI`; a 3xx record is followed through the archive (up to `MAX_REDIRECTS` hops) to
+the page it leads to, and becomes a document with its own URL and the page's final URL (so exact
+dedup sees both, as it should); other statuses are drops (`http_404`, ...), as are redirects that
+lead nowhere in the archive (`redirect_unresolved`) and non-HTML records (`not_html`). `--html`
+reads a folder of `*.html` / `*.html.gz` files.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import re
+import signal
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin
+
+from webtext.errors import InputError
+from webtext.report import StageReport
+from webtext.urls import domain_of
+
+MAX_HTML_BYTES = 8 * 2**20
+MAX_DEPTH = 255
+PAGE_TIMEOUT_S = 30.0
+MAX_REDIRECTS = 10
+REDDIT_FIELDS = ("subreddits", "reddit_ids", "first_created_utc", "score", "score_sum", "n_submissions")
+DOCUMENT_COLUMNS = ("url", "final_url", "domain", "title", "text", "extractor", "text_sha1", "n_chars", "n_words")
+
+
+@dataclass(frozen=True)
+class Extraction:
+    text: str
+    title: str
+    extractor: str  # "combined" | "dragnet" | "newspaper"
+
+
+class ExtractionFailed(Exception):
+    """A page that gives no document; `reason` is the drop reason (snake_case)."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+# ---- guards ---------------------------------------------------------------------------------
+
+_CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1f]")
+
+
+def to_text(html: bytes | str, content_type: str | None = None) -> str:
+    """Check the raw page and decode it; raises ExtractionFailed for empty, huge or binary input."""
+    raw = html.encode("utf-8", errors="surrogatepass") if isinstance(html, str) else bytes(html or b"")
+    if not raw.strip():
+        raise ExtractionFailed("empty_html")
+    if len(raw) > MAX_HTML_BYTES:
+        raise ExtractionFailed("html_too_large", f"{len(raw):,} bytes")
+    head = raw[:8192]
+    if b"\x00" in head or len(_CONTROL.findall(head)) > len(head) // 20:
+        raise ExtractionFailed("binary_content")
+    if isinstance(html, str):
+        return html
+    try:
+        from webtext.fetch.charset import decode_html
+    except ImportError:  # the fetch stage is optional for extraction
+        from w3lib.encoding import html_to_unicode
+
+        return html_to_unicode(content_type, raw)[1]
+    return decode_html(raw, content_type)[0]
+
+
+def check_tree(text: str) -> None:
+    """Parse once with lxml: unparseable or too deeply nested pages raise ExtractionFailed."""
+    import lxml.etree
+    import lxml.html
+
+    try:
+        root = lxml.html.document_fromstring(text)
+    except (lxml.etree.ParserError, ValueError) as exc:
+        raise ExtractionFailed("unparseable_html", str(exc)[:200]) from None
+    depth, stack = 0, [(root, 1)]
+    while stack:
+        node, d = stack.pop()
+        if d > depth:
+            depth = d
+            if depth >= MAX_DEPTH:
+                raise ExtractionFailed("html_too_deep", f"depth >= {MAX_DEPTH}")
+        stack.extend((child, d + 1) for child in node)
+
+
+class _Timeout(Exception):
+    pass
+
+
+@contextmanager
+def _time_limit(seconds: float | None):
+    """Raise _Timeout after `seconds` (SIGALRM; only in the main thread, else no limit)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise _Timeout()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# ---- one page -------------------------------------------------------------------------------
+
+
+def extract_html(
+    html: bytes | str, url: str, *, content_type: str | None = None, timeout: float | None = PAGE_TIMEOUT_S
+) -> Extraction:
+    """Run the guards, Dragnet, Newspaper and the combination rule on one page.
+
+    Raises ExtractionFailed(reason) when the page gives no text (reasons in the module docstring).
+    """
+    from webtext.extract import combine as combine_mod
+    from webtext.extract import dragnet, newspaper
+
+    text = to_text(html, content_type)
+    try:
+        with _time_limit(timeout):
+            check_tree(text)
+            try:
+                blocks = dragnet.extract_blocks(text)
+            except dragnet.blockify_error():
+                blocks = []  # Dragnet found no blocks; Newspaper may still find text
+            paper = newspaper.extract(text, url)
+            result = combine_mod.combine(blocks, paper.text)
+    except _Timeout:
+        raise ExtractionFailed("timeout", f"> {timeout} s") from None
+    except ExtractionFailed:
+        raise
+    except RecursionError:
+        raise ExtractionFailed("html_too_deep", "recursion limit") from None
+    except Exception as exc:  # one page's extractor bug must not stop the run
+        raise ExtractionFailed("extractor_error", f"{type(exc).__name__}: {exc}"[:200]) from None
+    if not result.text.strip():
+        raise ExtractionFailed("no_text")
+    return Extraction(result.text, paper.title, result.source)
+
+
+def document_from_page(
+    link: dict,
+    final_url: str,
+    html: bytes | str,
+    *,
+    content_type: str | None = None,
+    timeout: float | None = PAGE_TIMEOUT_S,
+) -> tuple[dict | None, str | None]:
+    """The documents-table row for one fetched page, or (None, drop reason)."""
+    url = link.get("url") or final_url
+    final_url = final_url or url
+    try:
+        ex = extract_html(html, final_url, content_type=content_type, timeout=timeout)
+    except ExtractionFailed as exc:
+        return None, exc.reason
+    row = {
+        "url": url,
+        "final_url": final_url,
+        "domain": domain_of(final_url),
+        "title": ex.title,
+        "text": ex.text,
+        "extractor": ex.extractor,
+        "text_sha1": hashlib.sha1(ex.text.encode("utf-8")).hexdigest(),
+        "n_chars": len(ex.text),
+        "n_words": len(ex.text.split()),
+    }
+    for key in REDDIT_FIELDS:
+        row[key] = link.get(key)
+    return row, None
+
+
+# ---- inputs ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    """One input record: a page to extract, or an input that is already a drop (`reason`)."""
+
+    url: str
+    final_url: str = ""
+    html: bytes | str | None = None
+    content_type: str | None = None
+    reason: str | None = None  # set: this record is dropped for that reason, not extracted
+    source: str = ""  # where it came from, for the report samples
+
+
+def iter_html_dir(folder: str | os.PathLike, urls: dict[str, str] | None = None) -> Iterator[Page]:
+    """`*.html`, `*.htm` and `*.html.gz` files of `folder` (sorted). `urls` maps a file's id (its
+    name without the extensions) to its URL; otherwise the URL is the file's `file://` URI."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError("not a folder", path=str(folder))
+    for path in sorted(folder.iterdir()):
+        name = path.name
+        if not (name.endswith((".html", ".htm", ".html.gz", ".htm.gz"))):
+            continue
+        page_id = name.split(".", 1)[0]
+        url = (urls or {}).get(page_id) or path.resolve().as_uri()
+        try:
+            data = gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_bytes()
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            yield Page(url, url, reason="unreadable_file", source=f"{path}: {exc}")
+            continue
+        yield Page(url, url, data, "text/html", source=str(path))
+
+
+def _warc_records(paths) -> Iterator[tuple[str, int, dict, str, str, int]]:
+    """(url, status, headers, content_type, warc_path, offset) of every WARC response record.
+    Uses the fetch stage's reader when it is installed, else warcio directly."""
+    try:
+        from webtext.fetch.replay import iter_warc_responses
+    except ImportError:
+        iter_warc_responses = None
+    if iter_warc_responses is not None:
+        for r in iter_warc_responses(paths):
+            yield r.url, r.status, r.headers, r.content_type, r.warc_path, r.warc_offset
+        return
+    from warcio.archiveiterator import ArchiveIterator
+
+    for path in _expand_warcs(paths):
+        try:
+            with open(path, "rb") as fh:
+                it = ArchiveIterator(fh)
+                for rec in it:
+                    if rec.rec_type != "response" or rec.http_headers is None:
+                        continue
+                    headers = {k.lower(): v for k, v in rec.http_headers.headers}
+                    yield (
+                        rec.rec_headers.get_header("WARC-Target-URI"),
+                        int(rec.http_headers.get_statuscode() or 0),
+                        headers,
+                        headers.get("content-type", ""),
+                        str(path),
+                        it.get_record_offset(),
+                    )
+        except OSError as exc:
+            raise InputError(f"cannot read WARC file: {exc}", path=str(path)) from None
+
+
+def _expand_warcs(paths) -> list[Path]:
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(p.glob("*.warc.gz")) + sorted(p.glob("*.warc")))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise InputError("no such WARC file", path=str(p))
+    return out
+
+
+def _warc_body(warc_path: str, offset: int) -> bytes:
+    try:
+        from webtext.fetch.replay import read_response
+    except ImportError:
+        read_response = None
+    if read_response is not None:
+        return read_response(warc_path, offset).body
+    from warcio.archiveiterator import ArchiveIterator
+
+    with open(warc_path, "rb") as fh:
+        fh.seek(offset)
+        rec = next(iter(ArchiveIterator(fh)))
+        return rec.content_stream().read()
+
+
+def _is_html(content_type: str) -> bool:
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    return mime in ("", "text/html", "application/xhtml+xml")
+
+
+def iter_warc_pages(paths) -> Iterator[Page]:
+    """Every WARC response record as a Page (see "Inputs" in the module docstring)."""
+    records = list(_warc_records(paths))
+    by_url: dict[str, tuple] = {}
+    for rec in records:
+        by_url[rec[0]] = rec  # the last record archived for a URL wins, as in replay
+    for url, status, headers, content_type, warc_path, offset in records:
+        source = f"{warc_path}@{offset}"
+        hops, target = 0, (url, status, headers, content_type, warc_path, offset)
+        while 300 <= target[1] < 400 and hops < MAX_REDIRECTS:
+            location = target[2].get("location")
+            nxt = by_url.get(urljoin(target[0], location)) if location else None
+            if nxt is None:
+                break
+            target, hops = nxt, hops + 1
+        t_url, t_status, _, t_type, t_path, t_offset = target
+        if 300 <= t_status < 400:
+            yield Page(url, reason="redirect_unresolved", source=source)
+        elif not 200 <= t_status < 300:
+            yield Page(url, reason=f"http_{t_status}", source=source)
+        elif not _is_html(t_type):
+            yield Page(url, reason="not_html", source=source)
+        else:
+            yield Page(url, t_url, _warc_body(t_path, t_offset), t_type, source=source)
+
+
+def read_links(path: str | os.PathLike) -> dict[str, dict]:
+    """Link rows by URL from a links table (a Parquet file or a folder of them)."""
+    import pyarrow.parquet as pq
+
+    p = Path(path)
+    files = sorted(p.rglob("*.parquet")) if p.is_dir() else [p]
+    if not files:
+        raise InputError("no Parquet files", path=str(p))
+    out = {}
+    for f in files:
+        try:
+            for row in pq.read_table(f).to_pylist():
+                out[row["url"]] = row
+        except Exception as exc:
+            raise InputError(f"cannot read links table: {exc}", path=str(f)) from None
+    return out
+
+
+# ---- the stage ------------------------------------------------------------------------------
+
+_WORKER_TIMEOUT: float | None = PAGE_TIMEOUT_S
+
+
+def _work(item: tuple[dict, Page]) -> tuple[dict | None, str | None, str]:
+    link, page = item
+    if page.reason:
+        return None, page.reason, page.source or page.url
+    row, reason = document_from_page(link, page.final_url, page.html, content_type=page.content_type, timeout=_WORKER_TIMEOUT)
+    return row, reason, page.source or page.url
+
+
+def _init_worker(timeout: float | None) -> None:
+    global _WORKER_TIMEOUT
+    _WORKER_TIMEOUT = timeout
+    from webtext.extract import dragnet
+
+    dragnet.load_model()  # once per worker, not per page
+
+
+def documents_schema():
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("url", pa.string()),
+            ("final_url", pa.string()),
+            ("domain", pa.string()),
+            ("title", pa.string()),
+            ("text", pa.string()),
+            ("extractor", pa.string()),
+            ("text_sha1", pa.string()),
+            ("n_chars", pa.int64()),
+            ("n_words", pa.int64()),
+            ("subreddits", pa.list_(pa.string())),
+            ("reddit_ids", pa.list_(pa.string())),
+            ("first_created_utc", pa.int64()),
+            ("score", pa.int64()),
+            ("score_sum", pa.int64()),
+            ("n_submissions", pa.int64()),
+        ]
+    )
+
+
+def write_documents(rows: list[dict], out_dir: str | os.PathLike) -> Path:
+    """Write rows (sorted by url, final_url) to out_dir/documents/part-00000.parquet, atomically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = Path(out_dir) / "documents"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = sorted(rows, key=lambda r: (r["url"], r["final_url"]))
+    table = pa.Table.from_pylist(rows, schema=documents_schema())
+    path = folder / "part-00000.parquet"
+    tmp = folder / f".part-00000.parquet.tmp-{os.getpid()}"
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+    return path
+
+
+def extract_pages(
+    pages: Iterable[Page],
+    out_dir: str | os.PathLike,
+    *,
+    links: dict[str, dict] | None = None,
+    workers: int = 1,
+    timeout: float | None = PAGE_TIMEOUT_S,
+) -> StageReport:
+    """Extract every page, write the documents table and report.json; returns the report."""
+    from webtext.progress import Progress
+    from webtext.report import write_json_atomic
+
+    report = StageReport("extract")
+    rows: list[dict] = []
+    items = (((links or {}).get(p.url) or {"url": p.url}, p) for p in pages)
+    with Progress("extract", unit="pages") as progress:
+        if workers > 1:
+            import multiprocessing as mp
+
+            ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+            with ctx.Pool(workers, initializer=_init_worker, initargs=(timeout,)) as pool:
+                results = pool.imap(_work, items, chunksize=4)
+                for row, reason, source in results:
+                    _account(report, rows, row, reason, source)
+                    progress.update()
+        else:
+            _init_worker(timeout)
+            for item in items:
+                row, reason, source = _work(item)
+                _account(report, rows, row, reason, source)
+                progress.update()
+    report.check()
+    write_documents(rows, out_dir)
+    write_json_atomic(Path(out_dir) / "report.json", report.to_dict())
+    return report
+
+
+def _account(report: StageReport, rows: list, row, reason, source) -> None:
+    if row is not None:
+        rows.append(row)
+        report.keep()
+    else:
+        report.drop(reason or "unknown", source)
+
+
+def load_url_map(path: str | os.PathLike) -> dict[str, str]:
+    """`{id: url}` or `{id: {"url": ...}}` (the benchmark's ground-truth.json) from a JSON file."""
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read URL map: {exc}", path=str(path)) from None
+    if not isinstance(obj, dict):
+        raise InputError("expected a JSON object {id: url}", path=str(path))
+    return {k: (v.get("url", "") if isinstance(v, dict) else str(v)) for k, v in obj.items()}
