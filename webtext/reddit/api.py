@@ -165,6 +165,10 @@ def iter_live_records(
                 raise WebtextError(f"Reddit answered HTTP {status} for r/{name}") from None
             except pce.RequestException as exc:
                 raise WebtextError(f"cannot reach Reddit: {type(exc.original_exception).__name__}") from None
+            except pce.PrawcoreException as exc:
+                raise WebtextError(f"Reddit API error for r/{name}: {type(exc).__name__}") from None
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:  # praw could not parse the answer
+                raise WebtextError(f"unexpected answer from Reddit for r/{name}: {type(exc).__name__}: {exc}") from None
             in_a_row = 0
             yield record_of(submission)
 
