@@ -170,15 +170,21 @@ def tiktoken_encoding(folder: str | Path, name: str | None = None):
     )
 
 
-def hf_fast_tokenizer(folder: str | Path):
-    """`transformers.GPT2TokenizerFast` from the folder's `tokenizer.json` (local files only)."""
+def hf_fast_tokenizer(folder: str | Path, source: str = "tokenizer.json"):
+    """`transformers.GPT2TokenizerFast` from local files: the folder's `tokenizer.json`, or with
+    `source="gpt2"` its `encoder.json` + `vocab.bpe` (transformers 5 names these arguments
+    `vocab`/`merges`, 4.x `vocab_file`/`merges_file`; a wrong name is silently ignored there)."""
+    import inspect
+
     from transformers import GPT2TokenizerFast
 
     folder = Path(folder)
-    return GPT2TokenizerFast(
-        tokenizer_file=str(folder / "tokenizer.json"),
-        bos_token=ENDOFTEXT,
-        eos_token=ENDOFTEXT,
-        unk_token=ENDOFTEXT,
-        add_prefix_space=False,
-    )
+    special = dict(bos_token=ENDOFTEXT, eos_token=ENDOFTEXT, unk_token=ENDOFTEXT, add_prefix_space=False)
+    if source == "tokenizer.json":
+        return GPT2TokenizerFast(tokenizer_file=str(folder / "tokenizer.json"), **special)
+    if source != "gpt2":
+        raise ValueError(f"source must be 'tokenizer.json' or 'gpt2', got {source!r}")
+    params = inspect.signature(GPT2TokenizerFast.__init__).parameters
+    names = ("vocab", "merges") if "vocab" in params else ("vocab_file", "merges_file")
+    files = {names[0]: str(folder / "encoder.json"), names[1]: str(folder / "vocab.bpe")}
+    return GPT2TokenizerFast(**files, **special)
