@@ -1,0 +1,213 @@
+"""The dataset card: `CARD.md` with the corpus figures, tables and plots, next to the shards.
+
+`write_card(out_dir, manifest)` reads the shards through DuckDB (a SQL scan of the Parquet files:
+no need to hold the corpus in memory) and writes:
+
+- `CARD.md`: what the corpus is and how it was built; documents, text bytes, estimated GPT-2 tokens,
+  words, shards; the Reddit submission date range; the top domains (table and plot); the document
+  length distribution (table of percentiles and a histogram); every stage's read/kept counts and
+  each drop reason with its count (table and plot); the shard list with row counts and sha256; the
+  package versions and the configuration.
+- `card/lengths.png`, `card/domains.png`, `card/drops.png`: matplotlib (Agg backend, no display),
+  written without timestamps so a rebuild gives identical files.
+
+Everything in the card comes from the manifest and the shards, so it cannot disagree with them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+TOP_DOMAINS = 20
+_LENGTH_BINS = [0, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 10**12]
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _savefig(fig, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
+    fig.savefig(tmp, dpi=100, metadata={"Software": None})
+    os.replace(tmp, path)
+
+
+def corpus_stats(out_dir: str | os.PathLike, manifest: dict) -> dict:
+    """Top domains and word-count distribution of the shards listed in the manifest (DuckDB)."""
+    import duckdb
+
+    files = [str(Path(out_dir) / s["file"]) for s in manifest["shards"]]
+    con = duckdb.connect()
+    try:
+        con.read_parquet(files).create_view("docs")
+        n = con.execute("SELECT count(*) FROM docs").fetchone()[0]
+        domains = con.execute(
+            "SELECT coalesce(domain, '(none)') AS d, count(*) AS n, sum(octet_length(encode(coalesce(text, '')))) AS b "
+            "FROM docs GROUP BY d ORDER BY n DESC, d LIMIT ?",
+            [TOP_DOMAINS],
+        ).fetchall()
+        n_domains = con.execute("SELECT count(DISTINCT domain) FROM docs").fetchone()[0]
+        # Words as the shards count them (whitespace-separated), so the card matches n_words.
+        words = [r[0] for r in con.execute("SELECT len(string_split_regex(trim(coalesce(text, '')), '\\s+')) FROM docs").fetchall()]
+        quantiles = {}
+        if n:
+            qs = con.execute(
+                "SELECT quantile_disc(n_chars, [0.0, 0.1, 0.5, 0.9, 0.99, 1.0]) FROM "
+                "(SELECT length(coalesce(text, '')) AS n_chars FROM docs)"
+            ).fetchone()[0]
+            quantiles = dict(zip(["min", "p10", "median", "p90", "p99", "max"], qs))
+    finally:
+        con.close()
+    return {"documents": n, "domains": domains, "n_domains": n_domains, "words": words, "char_quantiles": quantiles}
+
+
+def _plots(folder: Path, stats: dict, manifest: dict) -> dict[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    words = np.asarray(stats["words"], dtype=float)
+    if len(words):
+        bins = np.logspace(np.log10(max(words.min(), 1)), np.log10(max(words.max(), 10)), 40)
+        ax.hist(np.maximum(words, 1), bins=bins, color="#4a78b5")
+        ax.set_xscale("log")
+    ax.set_xlabel("words per document (log scale)")
+    ax.set_ylabel("documents")
+    ax.set_title("Document length")
+    fig.tight_layout()
+    _savefig(fig, folder / "lengths.png")
+    plt.close(fig)
+    out["lengths"] = "card/lengths.png"
+
+    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.3 * len(stats["domains"]) + 1)))
+    names = [d for d, _, _ in stats["domains"]][::-1]
+    ax.barh(names, [n for _, n, _ in stats["domains"]][::-1], color="#4a78b5")
+    ax.set_xlabel("documents")
+    ax.set_title(f"Top {len(names)} domains")
+    fig.tight_layout()
+    _savefig(fig, folder / "domains.png")
+    plt.close(fig)
+    out["domains"] = "card/domains.png"
+
+    drops = [(f"{stage}: {reason}", n) for stage, reasons in manifest.get("drop_reasons", {}).items() for reason, n in reasons.items()]
+    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.3 * len(drops) + 1)))
+    if drops:
+        ax.barh([d for d, _ in drops][::-1], [n for _, n in drops][::-1], color="#c2553a")
+    ax.set_xlabel("documents / records dropped")
+    ax.set_title("Drop reasons by stage")
+    fig.tight_layout()
+    _savefig(fig, folder / "drops.png")
+    plt.close(fig)
+    out["drops"] = "card/drops.png"
+    return out
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _n(x) -> str:
+    return f"{x:,}" if isinstance(x, int) else str(x)
+
+
+def write_card(out_dir: str | os.PathLike, manifest: dict) -> Path:
+    """Write `out_dir/CARD.md` and its plots under `out_dir/card/`; returns the CARD.md path."""
+    import numpy as np
+
+    out = Path(out_dir)
+    stats = corpus_stats(out, manifest)
+    plots = _plots(out / "card", stats, manifest)
+    t = manifest["totals"]
+    words = np.asarray(stats["words"], dtype=np.int64)
+    hist = np.histogram(words, bins=_LENGTH_BINS)[0] if len(words) else [0] * (len(_LENGTH_BINS) - 1)
+    length_rows = [
+        [f"{_n(lo)}-{_n(hi - 1)}" if hi < 10**12 else f"{_n(lo)}+", _n(int(c))]
+        for lo, hi, c in zip(_LENGTH_BINS[:-1], _LENGTH_BINS[1:], hist)
+    ]
+    docs = max(t["documents"], 1)
+    domain_rows = [[d, _n(n), f"{100 * n / docs:.1f}%", _n(int(b or 0))] for d, n, b in stats["domains"]]
+    stage_rows = [
+        [s["stage"], _n(s["read"]), _n(s["kept"]), ", ".join(f"{k} {_n(v)}" for k, v in s["dropped"].items()) or "-"]
+        for s in manifest["stages"]
+    ]
+    drop_rows = [
+        [stage, reason, _n(n)] for stage, reasons in manifest["drop_reasons"].items() for reason, n in reasons.items()
+    ]
+    shard_rows = [[s["file"], _n(s["rows"]), _n(s["bytes"]), f"`{s['sha256']}`"] for s in manifest["shards"]]
+    q = stats["char_quantiles"]
+    package_rows = [[k, v or "-"] for k, v in manifest["packages"].items()]
+    import json
+
+    text = f"""# WebText rebuild: dataset card
+
+A rebuild of OpenAI's WebText (the GPT-2 training corpus): the text of web pages linked from Reddit
+submissions with a score of at least 3, extracted with Dragnet and Newspaper, with Wikipedia removed,
+cleaned, and deduplicated (exact URL, exact text, MinHash near-duplicates). Every figure below is
+computed from `manifest.json` and the shards in this folder.
+
+## Summary
+
+{_table(["figure", "value"], [
+    ["documents", _n(t["documents"])],
+    ["text (UTF-8 bytes)", _n(t["text_bytes"])],
+    ["estimated GPT-2 tokens", f"{_n(t['estimated_tokens'])} (text bytes / 4.25)"],
+    ["words", _n(t["words"])],
+    ["distinct domains", _n(stats["n_domains"])],
+    ["Reddit submissions from", t["first_created"] or "-"],
+    ["Reddit submissions to", t["last_created"] or "-"],
+    ["shards", f"{_n(t['shards'])} ({_n(t['shard_bytes'])} bytes, zstd Parquet)"],
+])}
+
+## Document length
+
+Characters per document: {", ".join(f"{k} {_n(v)}" for k, v in q.items()) or "-"}.
+
+{_table(["words", "documents"], length_rows)}
+
+![document length histogram]({plots["lengths"]})
+
+## Top domains
+
+{_table(["domain", "documents", "share", "text bytes"], domain_rows)}
+
+![top domains]({plots["domains"]})
+
+## What each stage kept and dropped
+
+{_table(["stage", "read", "kept", "dropped"], stage_rows)}
+
+{_table(["stage", "drop reason", "count"], drop_rows) if drop_rows else "Nothing was dropped."}
+
+![drop reasons]({plots["drops"]})
+
+## Shards
+
+{_table(["file", "rows", "bytes", "sha256"], shard_rows)}
+
+## How it was built
+
+Package versions:
+
+{_table(["package", "version"], package_rows)}
+
+Configuration:
+
+```json
+{json.dumps(manifest.get("config", {}), indent=2, sort_keys=True, default=str)}
+```
+"""
+    path = out / "CARD.md"
+    _atomic_text(path, text)
+    return path

@@ -1,0 +1,98 @@
+"""`webtext clean`, `webtext dedup`, `webtext shard`: the documents table to the final shards.
+
+    webtext clean --docs extract_out --out clean_out
+    webtext dedup --docs clean_out --out dedup_out [--threshold 0.5] [--num-perm 128]
+    webtext shard --docs dedup_out --out shards [--target-mb 256] [--reports a/report.json ...]
+
+`clean` and `dedup` read the documents table (`DIR/documents/*.parquet`) and write one under
+`OUT/documents/`; every command writes its stage report to `OUT/report.json`. `shard` writes the
+Parquet shards, `manifest.json` (with the reports given by `--reports`, plus its own) and `CARD.md`.
+Nothing heavy is imported until a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _clean(args) -> int:
+    from webtext.filters import CleanOptions, clean_documents
+    from webtext.progress import log
+    from webtext.shards import read_documents, write_documents
+
+    opts = CleanOptions(min_chars=args.min_chars, min_words=args.min_words, drop_wikipedia=not args.keep_wikipedia)
+    docs = read_documents(args.docs)
+    kept, report = clean_documents(docs, opts)
+    write_documents(kept, args.out)
+    report.write(Path(args.out) / "report.json")
+    log("clean", f"{report.read:,} read, {report.kept:,} kept, dropped {dict(report.dropped)}")
+    return 0
+
+
+def _dedup(args) -> int:
+    from webtext.dedup import DedupOptions, dedup_documents
+    from webtext.progress import log
+    from webtext.shards import read_documents, write_documents
+
+    opts = DedupOptions(threshold=args.threshold, num_perm=args.num_perm, hash=args.hash)
+    docs = read_documents(args.docs)
+    kept, report = dedup_documents(docs, opts)
+    write_documents(kept, args.out)
+    report.write(Path(args.out) / "report.json")
+    log("dedup", f"{report.read:,} read, {report.kept:,} kept, dropped {dict(report.dropped)}")
+    return 0
+
+
+def _shard(args) -> int:
+    import json
+
+    from webtext.card import write_card
+    from webtext.errors import ConfigError, InputError
+    from webtext.progress import log
+    from webtext.report import StageReport
+    from webtext.shards import read_documents, write_manifest, write_shards
+
+    if args.target_mb <= 0:
+        raise ConfigError(f"--target-mb must be positive, got {args.target_mb}")
+    reports = []
+    for path in args.reports or []:
+        try:
+            reports.append(StageReport.from_dict(json.loads(Path(path).read_text(encoding="utf-8"))))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"not a stage report: {exc}", path=str(path)) from None
+    docs = read_documents(args.docs)
+    shards = write_shards(docs, args.out, target_bytes=int(args.target_mb * 1024 * 1024))
+    report = StageReport("shard")
+    report.keep(sum(s["rows"] for s in shards))
+    config = {"target_bytes": int(args.target_mb * 1024 * 1024), "docs": str(args.docs)}
+    manifest = write_manifest(args.out, config=config, reports=reports + [report], shards=shards)
+    write_card(args.out, manifest)
+    report.write(Path(args.out) / "report.json")
+    log("shard", f"{report.kept:,} documents in {len(shards)} shard(s) under {args.out}")
+    return 0
+
+
+def add_commands(subparsers) -> None:
+    p = subparsers.add_parser("clean", help="drop Wikipedia, short and undecodable documents; repair text")
+    p.add_argument("--docs", required=True, help="folder with documents/*.parquet (the extract output)")
+    p.add_argument("--out", required=True, help="output folder: documents/*.parquet and report.json")
+    p.add_argument("--min-words", type=int, default=100, help="drop documents with fewer words (default 100)")
+    p.add_argument("--min-chars", type=int, default=200, help="drop documents with fewer characters (default 200)")
+    p.add_argument("--keep-wikipedia", action="store_true", help="do not drop Wikipedia pages")
+    p.set_defaults(func=_clean)
+
+    p = subparsers.add_parser("dedup", help="remove exact and MinHash near-duplicate documents")
+    p.add_argument("--docs", required=True, help="folder with documents/*.parquet (the clean output)")
+    p.add_argument("--out", required=True, help="output folder: documents/*.parquet and report.json")
+    p.add_argument("--threshold", type=float, default=0.5, help="estimated Jaccard for near-duplicates (default 0.5)")
+    p.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default 128)")
+    p.add_argument("--hash", choices=("sha1", "poly"), default="sha1", help="shingle hash (default sha1, datasketch's)")
+    p.set_defaults(func=_dedup)
+
+    p = subparsers.add_parser("shard", help="write Parquet shards, manifest.json and CARD.md")
+    p.add_argument("--docs", required=True, help="folder with documents/*.parquet (the dedup output)")
+    p.add_argument("--out", required=True, help="output folder for the shards, manifest and card")
+    p.add_argument("--target-mb", type=float, default=256, help="uncompressed text per shard, MiB (default 256)")
+    p.add_argument("--reports", nargs="*", metavar="JSON", help="report.json files of earlier stages, for the manifest")
+    p.set_defaults(func=_shard)
