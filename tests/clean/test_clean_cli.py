@@ -50,7 +50,7 @@ def test_clean_dedup_shard(tmp_path, gold, make_doc):
     assert sorted(table.column("url").to_pylist()) == ["http://a.example/1", "http://b.example/2", "http://c.example/3"]
     repaired = [t for t in table.column("text").to_pylist() if t.startswith("Café")]
     assert len(repaired) == 1
-    n = duckdb.sql(f"SELECT count(*) FROM read_parquet('{tmp_path / 'out'}/webtext-*.parquet')").fetchone()[0]
+    n = duckdb.connect().execute("SELECT count(*) FROM read_parquet(?)", [str(tmp_path / "out/webtext-*.parquet")]).fetchone()[0]
     assert n == 3
     assert (tmp_path / "out/CARD.md").is_file() and (tmp_path / "out/card/lengths.png").is_file()
 
