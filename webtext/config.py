@@ -1,0 +1,199 @@
+"""One `BuildConfig`: what the whole build reads, how it fetches, and where it writes.
+
+The CLI (`webtext build`), the Beam pipeline (`pipelines/`) and the Airflow DAG (`dags/`) all build
+this one dataclass, so a build started from any of them means the same thing, and the manifest
+records it (`to_dict()`).
+
+Inputs, in order of precedence:
+- `live=True`: submissions come from Reddit's API (`subreddits`), not from dumps.
+- `dumps`: Pushshift dump files or folders.
+- neither: the embedded sample (`webtext/sample/`): its dump, and its WARC archive replayed as the
+  fetch stage's source, so the build runs offline.
+
+Fetching: `live_fetch=True` crawls the real web (Scrapy); otherwise the fetch stage replays WARC
+archives (`replay`; the sample's archive when the sample is the input). Real dumps with neither
+`live_fetch` nor `replay` are a configuration error rather than a silent crawl of the web.
+
+Resumability: each stage's output carries the fingerprint of the settings it depends on
+(`stage_settings(stage)`); a rerun reuses a finished stage only when its fingerprint matches, so
+changing `until` or a filter threshold recomputes that stage and every stage after it.
+
+This module imports nothing heavy: the CLI builds a config before anything is imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from webtext.errors import ConfigError
+
+# The stages of `webtext build`, in order. Each writes OUT/stages/<stage>/ with a completion marker.
+STAGES = ("harvest", "fetch", "extract", "clean", "dedup", "shards")
+
+SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
+SAMPLE_DUMP = SAMPLE_DIR / "RS_sample.zst"
+SAMPLE_WARC = SAMPLE_DIR / "sample.warc.gz"
+
+# Both run in this machine's processes; "FnApiRunner" is the default (see pipelines/runner.py).
+LOCAL_RUNNERS = ("FnApiRunner", "DirectRunner")
+
+
+@dataclass
+class BuildConfig:
+    until: str = "2017-12"
+    dumps: list[str] = field(default_factory=list)
+    live: bool = False
+    subreddits: list[str] = field(default_factory=list)
+    live_limit: int | None = None            # submissions per subreddit from the live API (None: all it gives)
+    live_fetch: bool = False
+    replay: list[str] = field(default_factory=list)
+    out: str = "webtext-out"
+    # Beam
+    runner: str = "FnApiRunner"
+    workers: int = 0                          # local worker processes; 0 = one per CPU
+    beam_args: list[str] = field(default_factory=list)
+    # harvest
+    min_karma: int = 3
+    keep_nsfw: bool = False
+    karma_rule: str = "max"
+    on_error: str = "fail"
+    # fetch: URLs are grouped by domain into `fetch_buckets` buckets; each bucket is crawled by one
+    # Scrapy process at a time, `fetch_batch_size` URLs per call, so per-domain politeness holds.
+    fetch_buckets: int = 0                    # 0 = one per worker
+    fetch_batch_size: int = 2000
+    fetch_options: dict = field(default_factory=dict)   # webtext.fetch.FetchOptions fields
+    clean_options: dict = field(default_factory=dict)   # webtext.filters.CleanOptions fields
+    dedup_options: dict = field(default_factory=dict)   # webtext.dedup.DedupOptions fields
+    shard_target_bytes: int | None = None     # None: webtext.shards' default
+    stop_after: str | None = None             # run the stages up to this one (the DAG's tasks use it)
+
+    # ------------------------------------------------------------------ derived values
+
+    @property
+    def uses_sample(self) -> bool:
+        return not self.live and not self.dumps
+
+    @property
+    def is_remote(self) -> bool:
+        return "://" in self.out
+
+    @property
+    def is_local_runner(self) -> bool:
+        return self.runner in LOCAL_RUNNERS
+
+    def effective_workers(self) -> int:
+        return self.workers if self.workers > 0 else (os.cpu_count() or 1)
+
+    def effective_buckets(self) -> int:
+        return self.fetch_buckets if self.fetch_buckets > 0 else self.effective_workers()
+
+    def input_dumps(self) -> list[str]:
+        return [str(SAMPLE_DUMP)] if self.uses_sample else list(self.dumps)
+
+    def replay_archives(self) -> list[str] | None:
+        """WARC files the fetch stage replays, or None for a live crawl."""
+        if self.live_fetch:
+            return None
+        if self.replay:
+            return list(self.replay)
+        return [str(SAMPLE_WARC)]
+
+    def stages_to_run(self) -> tuple[str, ...]:
+        end = STAGES.index(self.stop_after) + 1 if self.stop_after else len(STAGES)
+        return STAGES[:end]
+
+    # ------------------------------------------------------------------ checks
+
+    def validate(self) -> "BuildConfig":
+        """Raise ConfigError for an impossible combination; returns self."""
+        from webtext.reddit.dumps import parse_month  # light: stdlib only
+
+        parse_month(self.until)
+        if self.live and self.dumps:
+            raise ConfigError("--live reads Reddit's API; it cannot be combined with --dumps")
+        if self.live and not self.subreddits:
+            raise ConfigError("--live needs at least one --subreddit")
+        if self.live_fetch and self.replay:
+            raise ConfigError("--live-fetch crawls the web; it cannot be combined with --replay")
+        if not self.uses_sample and not self.live_fetch and not self.replay:
+            raise ConfigError(
+                "real inputs need a fetch source: --live-fetch to crawl the web, or --replay WARC... "
+                "to replay archives (only the embedded sample has its own archive)"
+            )
+        for path in self.dumps + self.replay:
+            if "://" not in path and not Path(path).exists():
+                raise ConfigError(f"no such file or folder: {path}")
+        if self.stop_after is not None and self.stop_after not in STAGES:
+            raise ConfigError(f"--stop-after must be one of {', '.join(STAGES)}, not {self.stop_after!r}")
+        if self.min_karma < 0:
+            raise ConfigError(f"--min-karma must be >= 0, not {self.min_karma}")
+        if self.workers < 0 or self.fetch_buckets < 0 or self.fetch_batch_size < 1:
+            raise ConfigError("--workers, fetch buckets and the fetch batch size must be positive")
+        if self.is_remote and self.is_local_runner and not self.out.startswith("gs://"):
+            raise ConfigError(f"unsupported output location {self.out!r}: use a local folder or gs://bucket/path")
+        return self
+
+    # ------------------------------------------------------------------ serialisation
+
+    def to_dict(self) -> dict:
+        """Every setting, JSON-ready, for the manifest (and for `from_dict`)."""
+        d = asdict(self)
+        d["input"] = "live" if self.live else "dumps" if self.dumps else "sample"
+        d["fetch_source"] = "live" if self.live_fetch else "replay"
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "BuildConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def stage_settings(self, stage: str) -> dict:
+        """The settings a stage's output depends on (a changed value invalidates that stage)."""
+        if stage == "harvest":
+            inputs = (
+                {"live": True, "subreddits": sorted(self.subreddits), "live_limit": self.live_limit}
+                if self.live
+                else {"dumps": [_describe_input(p) for p in self.input_dumps()]}
+            )
+            return {
+                **inputs, "until": self.until, "min_karma": self.min_karma, "keep_nsfw": self.keep_nsfw,
+                "karma_rule": self.karma_rule, "on_error": self.on_error,
+            }
+        if stage == "fetch":
+            archives = self.replay_archives()
+            return {
+                "source": "live" if archives is None else [_describe_input(p) for p in archives],
+                "buckets": self.effective_buckets(), "batch": self.fetch_batch_size,
+                "options": self.fetch_options,
+            }
+        if stage == "extract":
+            return {}
+        if stage == "clean":
+            return {"options": self.clean_options}
+        if stage == "dedup":
+            return {"options": self.dedup_options}
+        if stage == "shards":
+            return {"target_bytes": self.shard_target_bytes}
+        raise ValueError(f"unknown stage {stage!r}")
+
+    def fingerprint(self, stage: str) -> str:
+        """SHA-256 of this stage's settings and every earlier stage's: a stage is stale when any input changed."""
+        upto = STAGES[: STAGES.index(stage) + 1]
+        blob = json.dumps({s: self.stage_settings(s) for s in upto}, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _describe_input(path: str) -> dict:
+    """A file's identity for fingerprints: its path, size and modification time (cheap; no hashing of GBs)."""
+    p = Path(path)
+    if "://" in path or not p.exists():
+        return {"path": path}
+    if p.is_dir():
+        files = sorted(f for f in p.rglob("*") if f.is_file())
+        return {"path": str(p.resolve()), "files": len(files), "bytes": sum(f.stat().st_size for f in files)}
+    st = p.stat()
+    return {"path": str(p.resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
