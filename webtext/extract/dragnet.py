@@ -184,7 +184,8 @@ def extract_blocks(html: str, model=None) -> list[str]:
     fewer blocks than features need yields no content blocks.
     """
     model = model or load_model()
-    preds, blocks = model.predict(html, return_blocks=True)
+    # the page is already decoded: tell lxml so, or a <meta charset> would make it decode twice
+    preds, blocks = model.predict(html, encoding="utf-8", return_blocks=True)
     out = []
     for i in np.flatnonzero(preds):
         text = blocks[i].text
