@@ -1,0 +1,216 @@
+"""GPT-2, as the paper and OpenAI's released weights describe it, in one readable file.
+
+The architecture (Radford et al. 2019, "Language Models are Unsupervised Multitask Learners", §2.3,
+on top of GPT-1's decoder-only Transformer):
+
+- token embeddings plus *learned* position embeddings (not sinusoids);
+- pre-LayerNorm blocks: ``x = x + attn(ln_1(x)); x = x + mlp(ln_2(x))`` (GPT-2 moved the LayerNorm to
+  the input of each sub-block) and one more LayerNorm, ``ln_f``, after the last block;
+- residual projections (``attn.c_proj``, ``mlp.c_proj``) initialised with std ``0.02 / sqrt(2 * n_layer)``
+  so the variance of the residual stream does not grow with depth; every other weight N(0, 0.02);
+- GPT-2's tanh approximation of GELU;
+- the output projection ``lm_head`` shares its weight with the token embedding ``wte``.
+
+Parameter names follow GPT-2's own checkpoints (``transformer.wte``, ``transformer.h.N.attn.c_attn``, ...),
+so converting from and to OpenAI's and Hugging Face's weights is a rename plus a transpose: GPT-2's
+``Conv1D`` stores weights as (in, out) where ``nn.Linear`` stores (out, in). ``convert.py`` does that.
+
+The vocabulary is padded internally (50,257 -> 50,304, a multiple of 64/128) because matrix products
+whose sizes are multiples of 64 run markedly faster on tensor cores. The padded rows of ``wte`` start at
+zero and never receive a gradient: ``forward`` returns logits over the real vocabulary only (the extra
+columns are sliced off before the softmax), so padded ids can neither be sampled nor change the loss,
+and ``convert.py`` drops them on export. ``vocab_size`` is the real size everywhere outside this file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def _pad_vocab(n: int, multiple: int = 64) -> int:
+    return ((n + multiple - 1) // multiple) * multiple
+
+
+@dataclass
+class GPTConfig:
+    block_size: int = 1024  # context length (n_ctx)
+    vocab_size: int = 50257  # the tokenizer's vocabulary; ids >= this are never produced
+    n_layer: int = 12
+    n_head: int = 12
+    n_embd: int = 768
+    dropout: float = 0.0  # GPT-2 used 0.1 (resid/attn/embd); 0.0 is the usual choice for pre-training at scale
+    bias: bool = True  # GPT-2 has biases in every Linear and LayerNorm
+    layer_norm_epsilon: float = 1e-5
+    padded_vocab_size: int = 0  # 0: round vocab_size up to a multiple of 64
+
+    def __post_init__(self) -> None:
+        if self.padded_vocab_size == 0:
+            self.padded_vocab_size = _pad_vocab(self.vocab_size)
+        if self.padded_vocab_size < self.vocab_size:
+            raise ValueError(f"padded_vocab_size {self.padded_vocab_size} < vocab_size {self.vocab_size}")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd {self.n_embd} is not divisible by n_head {self.n_head}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# The four released sizes (the paper's Table 2; the parameter counts are the corrected ones OpenAI
+# published with the weights) and small ones that train in seconds on a CPU.
+CONFIGS: dict[str, dict] = {
+    "gpt2-124m": dict(n_layer=12, n_head=12, n_embd=768),
+    "gpt2-355m": dict(n_layer=24, n_head=16, n_embd=1024),
+    "gpt2-774m": dict(n_layer=36, n_head=20, n_embd=1280),
+    "gpt2-1558m": dict(n_layer=48, n_head=25, n_embd=1600),
+    "gpt2-tiny": dict(n_layer=2, n_head=2, n_embd=64, block_size=128),
+    "gpt2-mini": dict(n_layer=4, n_head=4, n_embd=128, block_size=256),
+}
+
+
+def config_for(name: str, **overrides) -> GPTConfig:
+    """`GPTConfig` for a named size; `overrides` (vocab_size, block_size, dropout...) win."""
+    if name not in CONFIGS:
+        raise KeyError(f"unknown model {name!r}; choose one of {', '.join(CONFIGS)}")
+    return GPTConfig(**{**CONFIGS[name], **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def new_gelu(x: torch.Tensor) -> torch.Tensor:
+    # GPT-2's GELU is the tanh approximation (Hendrycks & Gimpel 2016); the exact erf form gives
+    # slightly different logits from the released weights.
+    return F.gelu(x, approximate="tanh")
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        # q, k and v for all heads in one matrix product, as GPT-2's c_attn.
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.c_proj.RESIDUAL_PROJECTION = True  # scaled init, see GPT._init_weights
+        self.n_head = config.n_head
+        self.n_embd = config.n_embd
+        self.dropout = config.dropout
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.size()
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        # (B, T, C) -> (B, n_head, T, head_size)
+        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        # is_causal lets PyTorch pick the flash / memory-efficient kernels: no T x T mask in memory.
+        y = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True
+        )
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        return self.resid_dropout(self.c_proj(y))
+
+
+class MLP(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.c_proj.RESIDUAL_PROJECTION = True
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.c_proj(new_gelu(self.c_fc(x))))
+
+
+class Block(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon, bias=config.bias)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Pre-LN: the residual stream itself is never normalised, which keeps deep stacks trainable.
+        x = x + self.attn(self.ln_1(x))
+        x = x + self.mlp(self.ln_2(x))
+        return x
+
+
+class GPT(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = config
+        self.transformer = nn.ModuleDict(
+            dict(
+                wte=nn.Embedding(config.padded_vocab_size, config.n_embd),
+                wpe=nn.Embedding(config.block_size, config.n_embd),
+                drop=nn.Dropout(config.dropout),
+                h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
+                ln_f=nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon, bias=config.bias),
+            )
+        )
+        self.lm_head = nn.Linear(config.n_embd, config.padded_vocab_size, bias=False)
+        # Weight tying (Press & Wolf 2017), as in GPT-2: one matrix embeds tokens and scores them.
+        self.transformer.wte.weight = self.lm_head.weight
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            std = 0.02
+            if getattr(module, "RESIDUAL_PROJECTION", False):
+                # Each block adds two residual branches; scaling by 1/sqrt(2 * n_layer) keeps the
+                # residual stream's variance independent of depth (GPT-2 paper, §2.3).
+                std = 0.02 / math.sqrt(2 * self.config.n_layer)
+            if module is self.lm_head:
+                return  # tied to wte, initialised there
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module is self.transformer.wte:
+                with torch.no_grad():
+                    # Padded ids are never targets and never inputs: zero rows stay zero under AdamW.
+                    module.weight[self.config.vocab_size :].zero_()
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+    def num_params(self, non_embedding: bool = True) -> int:
+        """Parameters, counted once (wte and lm_head are one tensor). Without position embeddings by
+        default, the count used for FLOPs estimates; the padded rows of wte are not counted."""
+        n = sum(p.numel() for p in self.parameters())
+        n -= (self.config.padded_vocab_size - self.config.vocab_size) * self.config.n_embd
+        if non_embedding:
+            n -= self.transformer.wpe.weight.numel()
+        return n
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        """Logits over the real vocabulary, (B, T, vocab_size); with `targets`, also the mean
+        cross-entropy (targets of -1 are ignored)."""
+        B, T = idx.size()
+        if T > self.config.block_size:
+            raise ValueError(f"sequence of length {T} is longer than block_size {self.config.block_size}")
+        pos = torch.arange(T, dtype=torch.long, device=idx.device)
+        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
+        for block in self.transformer.h:
+            x = block(x)
+        x = self.transformer.ln_f(x)
+        # The matrix product runs over the padded vocabulary (fast shapes); the padded columns are
+        # dropped before anything looks at them, so the softmax is exactly GPT-2's.
+        logits = self.lm_head(x)[..., : self.config.vocab_size]
+        if targets is None:
+            return logits, None
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+        return logits, loss
+
+    def flops_per_token(self, seq_len: int | None = None) -> float:
+        """Training FLOPs per token: 6 per parameter (forward + backward) plus attention's
+        12 * n_layer * n_embd * T (PaLM, appendix B), as nanoGPT and llm.c count for MFU."""
+        c = self.config
+        T = seq_len or c.block_size
+        return 6 * self.num_params() + 12 * c.n_layer * c.n_embd * T
