@@ -1,0 +1,136 @@
+"""Airflow 3 DAG `webtext`: the corpus build, the tokenizer and (optionally) GPT-2, as CLI calls.
+
+    harvest -> fetch -> build_shards -> train_tokenizer -> tokenize -> train_gpt2 (skipped unless enabled)
+
+Every task runs the `webtext` command of the project's main environment (a bash task), so this file
+imports nothing but Airflow and the standard library: Airflow lives in its own environment
+(`.venv-airflow`, see scripts/install-airflow.sh) whose pins clash with Beam's. The CLI is
+`$WEBTEXT_CLI`, else the `webtext_cli` param, else `<repo>/.venv/bin/webtext`.
+
+The first three tasks are one `webtext build` cut at stage boundaries with `--stop-after`: each
+call passes the same inputs, so the build's completion markers make the later call reuse what the
+earlier one finished (a retried or re-run task resumes rather than redoes). Then the tokenizer is
+trained on the shards, the shards are tokenized into `train.bin`/`val.bin`, and GPT-2 is trained
+when `train_gpt2` is true (otherwise the task exits 99, which Airflow records as skipped).
+
+Params (trigger with `airflow dags trigger webtext --conf '{"until": "2017-12", ...}'`):
+
+| param | meaning |
+|---|---|
+| `until` | last month of submissions, YYYY-MM |
+| `inputs` | Pushshift dump files/folders; empty = the embedded sample |
+| `replay` | WARC files/folders to replay as the fetch source (the sample's own archive when empty) |
+| `live_fetch` | crawl the real web instead of replaying |
+| `output` | the build folder (shards/, manifest.json, CARD.md; tokenizer/, tokens/, gpt2/ are added) |
+| `workers` | local Beam workers (0 = one per CPU) |
+| `vocab_size` | BPE vocabulary size including `<|endoftext|>` |
+| `train_gpt2`, `gpt2_model`, `gpt2_max_steps` | the optional training task |
+| `webtext_cli` | path of the `webtext` command (overridden by `$WEBTEXT_CLI`) |
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+
+from airflow.sdk import DAG, Param, get_current_context, task
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CLI = str(REPO / ".venv" / "bin" / "webtext")
+
+
+def _cli(params: dict) -> str:
+    return os.environ.get("WEBTEXT_CLI") or params.get("webtext_cli") or DEFAULT_CLI
+
+
+def _out(params: dict) -> Path:
+    return Path(params["output"]).expanduser()
+
+
+def build_command(params: dict, stop_after: str | None = None) -> str:
+    """The `webtext build` command line for these params (identical across tasks but --stop-after)."""
+    args = [_cli(params), "build", "--until", str(params["until"]), "--out", str(_out(params))]
+    if params.get("inputs"):
+        args += ["--dumps", *map(str, params["inputs"])]
+    if params.get("live_fetch"):
+        args.append("--live-fetch")
+    elif params.get("replay"):
+        args += ["--replay", *map(str, params["replay"])]
+    if params.get("workers"):
+        args += ["--workers", str(int(params["workers"]))]
+    if stop_after:
+        args += ["--stop-after", stop_after]
+    return shlex.join(args)
+
+
+def _params() -> dict:
+    return get_current_context()["params"]
+
+
+with DAG(
+    dag_id="webtext",
+    description="Rebuild WebText: Reddit links -> fetch -> extract/clean/dedup -> shards -> BPE -> tokens -> GPT-2",
+    schedule=None,
+    catchup=False,
+    max_active_runs=1,
+    tags=["webtext"],
+    doc_md=__doc__,
+    default_args={"retries": 0},
+    params={
+        "until": Param("2017-12", type="string", pattern=r"^\d{4}-\d{2}$", description="last month of submissions (YYYY-MM)"),
+        "inputs": Param([], type="array", items={"type": "string"}, description="Pushshift dumps; empty = the embedded sample"),
+        "replay": Param([], type="array", items={"type": "string"}, description="WARC archives to replay as the fetch source"),
+        "live_fetch": Param(False, type="boolean", description="crawl the real web"),
+        "output": Param(str(REPO / "webtext-out"), type="string", description="the build folder"),
+        "workers": Param(0, type="integer", minimum=0, description="local Beam workers (0 = one per CPU)"),
+        "vocab_size": Param(50257, type="integer", minimum=257, description="BPE vocabulary size"),
+        "train_gpt2": Param(False, type="boolean", description="run the GPT-2 training task"),
+        "gpt2_model": Param("gpt2-124m", type="string", description="model size for train_gpt2"),
+        "gpt2_max_steps": Param(10000, type="integer", minimum=1, description="optimizer steps for train_gpt2"),
+        "webtext_cli": Param("", type="string", description="path of the webtext command ('' = default)"),
+    },
+) as dag:
+
+    @task.bash
+    def harvest() -> str:
+        return build_command(_params(), stop_after="harvest")
+
+    @task.bash
+    def fetch() -> str:
+        return build_command(_params(), stop_after="fetch")
+
+    @task.bash
+    def build_shards() -> str:
+        return build_command(_params())
+
+    @task.bash
+    def train_tokenizer() -> str:
+        params = _params()
+        out = _out(params)
+        return shlex.join([
+            _cli(params), "tokenizer", "train", "--shards", str(out / "shards"), "--out", str(out / "tokenizer"),
+            "--vocab-size", str(int(params["vocab_size"])),
+        ])
+
+    @task.bash
+    def tokenize() -> str:
+        params = _params()
+        out = _out(params)
+        return shlex.join([
+            _cli(params), "tokenize", "--shards", str(out / "shards"), "--tokenizer", str(out / "tokenizer"),
+            "--out", str(out / "tokens"),
+        ])
+
+    @task.bash(skip_on_exit_code=99)
+    def train_gpt2() -> str:
+        params = _params()
+        if not params.get("train_gpt2"):
+            return "echo 'train_gpt2 is false: skipping GPT-2 training'; exit 99"
+        out = _out(params)
+        return shlex.join([
+            _cli(params), "train", "--data", str(out / "tokens"), "--out", str(out / "gpt2"),
+            "--model", str(params["gpt2_model"]), "--max-steps", str(int(params["gpt2_max_steps"])), "--resume",
+        ])
+
+    harvest() >> fetch() >> build_shards() >> train_tokenizer() >> tokenize() >> train_gpt2()
