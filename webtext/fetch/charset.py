@@ -1,0 +1,107 @@
+"""Which responses are HTML, and which character encoding their bytes are in.
+
+`is_html(content_type, body)`: the fetch stage keeps `text/html` and `application/xhtml+xml`. A
+response without a Content-Type counts as HTML when its first bytes look like an HTML document.
+
+`detect_charset(body, content_type)` returns `(codec, source)` where source says which rule won,
+tried in this order (the order browsers use, plus a guard against declarations that lie):
+
+1. `bom`: a byte-order mark.
+2. `header`: the charset of the Content-Type header, if Python knows the codec and the body
+   decodes with it without error.
+3. `meta`: `<meta charset>` / `<meta http-equiv>` in the first bytes, with the same checks.
+4. `detected`: valid UTF-8, else charset-normalizer's best guess (windows-1252 on a tie, the
+   web's legacy default), else cp1252 (which decodes any byte string, so decoding never fails).
+
+A declared single-byte charset (latin-1, cp1252, ...) decodes anything, so a page declared latin-1
+whose bytes are valid UTF-8 with non-ASCII characters is taken as UTF-8 (`detected`): multi-byte
+UTF-8 sequences practically never occur by chance in real latin-1 text, and this is the most
+common wrong declaration on the web.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|meta|title)\b", re.I | re.S)
+_SINGLE_BYTE = frozenset({"cp1252", "latin_1", "iso8859_1", "iso8859_15", "ascii"})
+
+
+def mime_type(content_type: str | None) -> str:
+    """`text/html; charset=x` -> `text/html` (lowercased); '' when absent."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def is_html(content_type: str | None, body: bytes = b"") -> bool:
+    mime = mime_type(content_type)
+    if mime:
+        return mime in HTML_TYPES
+    return bool(_HTML_START.match(body[:1024].lstrip(codecs.BOM_UTF8)))
+
+
+def _codec(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def _decodes(body: bytes, codec: str) -> bool:
+    try:
+        body.decode(codec)
+        return True
+    except (UnicodeDecodeError, LookupError):
+        return False
+
+
+def _utf8_with_non_ascii(body: bytes) -> bool:
+    return not body.isascii() and _decodes(body, "utf-8")
+
+
+def detect_charset(body: bytes, content_type: str | None = None) -> tuple[str, str]:
+    """(codec name, source) for an HTML body; rules in the module docstring."""
+    bom, _ = read_bom(body)
+    if bom:
+        return _codec(bom) or bom, "bom"
+    for source, name in (
+        ("header", http_content_type_encoding(content_type or "")),
+        ("meta", html_body_declared_encoding(body[:4096])),
+    ):
+        codec = _codec(name)
+        if codec and _decodes(body, codec):
+            if codec in _SINGLE_BYTE and _utf8_with_non_ascii(body):
+                return "utf-8", "detected"
+            return codec, source
+    if _decodes(body, "utf-8"):
+        return "utf-8", "detected"
+    try:
+        from charset_normalizer import from_bytes
+
+        matches = from_bytes(body[:65536])
+        best = matches.best()
+        if best is not None:
+            # On a tie, prefer windows-1252, the web's legacy default (WHATWG): cp1250 and
+            # cp1252 often score the same on Western text, where cp1252 is far more likely.
+            for m in matches:
+                if (m.chaos, m.coherence) == (best.chaos, best.coherence) and "cp1252" in m.could_be_from_charset:
+                    best = m
+                    break
+        codec = _codec(best.encoding) if best else None
+        if codec:
+            return codec, "detected"
+    except ImportError:  # pragma: no cover - charset-normalizer comes with requests
+        pass
+    return "cp1252", "detected"
+
+
+def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str, str]:
+    """(text, codec, source). Undecodable bytes (possible only for a guessed codec) become U+FFFD."""
+    codec, source = detect_charset(body, content_type)
+    text = body.decode(codec, errors="replace")
+    return text.lstrip("\ufeff"), codec, source

@@ -1,0 +1,223 @@
+"""The fetch spider: one request per URL, exactly one fetch-log row per URL, whatever happens.
+
+Every URL becomes a `Request` whose callback (`parse`) and errback (`failed`) both end in
+`record()`, which adds the URL's row to the `FetchLog`. The spider follows no links: it fetches
+the list it was given. Redirects, retries, robots.txt, the size cap and the SSRF guard happen in
+middlewares (settings.py, middlewares.py); the spider only judges the final outcome:
+
+- a response: `http_<status>` for 4xx/5xx, `redirect_not_followed` for a 3xx that was not
+  followed (a Location that is missing or not http(s)), `non_html` for other content types,
+  `empty_body` for an empty 2xx body, else kept (`error` null) with its charset.
+- a failure: `classify_failure()` maps the exception to an error class.
+
+URLs the engine dropped without calling back (which should not happen) get a row
+`internal_dropped` when the crawl finishes, so nothing is lost silently. When the crawl is
+stopped early (Ctrl-C, shutdown), URLs without an outcome get no row and a rerun fetches them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import scrapy
+from scrapy import signals
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    NotSupported,
+    ResponseDataLossError,
+    UnsupportedURLSchemeError,
+)
+from twisted.internet import error as txerror
+from twisted.internet import task
+from twisted.internet.defer import CancelledError
+from twisted.internet.defer import TimeoutError as TxTimeoutError
+
+from webtext.fetch.charset import detect_charset, is_html
+from webtext.fetch.log import FetchLog, make_row
+from webtext.fetch.middlewares import ForbiddenAddress, ForbiddenScheme
+from webtext.fetch.replay import NotInArchive
+from webtext.fetch.settings import FetchOptions
+from webtext.fetch.warc import RollingWarcWriter
+from webtext.progress import Progress
+
+
+def classify_failure(exc: BaseException) -> str:
+    """The fetch-log error class for an exception raised while fetching a URL."""
+    msg = str(exc)
+    if isinstance(exc, ForbiddenAddress):
+        return "forbidden_address"
+    if isinstance(exc, (ForbiddenScheme, NotSupported, UnsupportedURLSchemeError)):
+        return "forbidden_scheme"
+    if isinstance(exc, NotInArchive):
+        return "not_in_archive"
+    if isinstance(exc, IgnoreRequest):
+        if "robots.txt" in msg:
+            return "robots_disallowed"
+        if "max redirections" in msg:
+            return "too_many_redirects"
+        if "DOWNLOAD_MAXSIZE" in msg or "max size" in msg:
+            return "too_large"
+        return "ignored"
+    if isinstance(exc, (DownloadTimeoutError, TxTimeoutError, txerror.TimeoutError, TimeoutError)):
+        return "timeout"
+    if isinstance(exc, (DownloadCancelledError, CancelledError)):
+        # Scrapy cancels a download only when the body passes DOWNLOAD_MAXSIZE (declared or
+        # while streaming); timeouts raise DownloadTimeoutError and shutdown logs no row.
+        return "too_large"
+    if isinstance(exc, (CannotResolveHostError, txerror.DNSLookupError)):
+        return "dns_error"
+    if isinstance(exc, (DownloadConnectionRefusedError, txerror.ConnectionRefusedError)):
+        return "connection_refused"
+    if isinstance(exc, (ResponseDataLossError, txerror.ConnectionLost, txerror.ConnectionDone)):
+        return "connection_lost"
+    if isinstance(exc, DownloadFailedError):
+        cause = exc.__cause__ or exc.__context__
+        return classify_failure(cause) if cause is not None and cause is not exc else "connection_lost"
+    if type(exc).__module__.startswith("OpenSSL") or "SSL" in type(exc).__name__:
+        return "tls_error"
+    if isinstance(exc, txerror.ConnectError):
+        return "connect_error"
+    if isinstance(exc, ValueError):
+        return "invalid_url"
+    return "download_error"
+
+
+class FetchSpider(scrapy.Spider):
+    name = "webtext_fetch"
+
+    def __init__(self, urls: list[str], out_dir: str, opts: dict, **kwargs):
+        super().__init__(**kwargs)
+        self.urls = list(urls)
+        self.out_dir = Path(out_dir).resolve()
+        self.opts = FetchOptions.from_dict(opts)
+        self.replay = bool(self.opts.replay)
+        # The spider owns the writers; middlewares reach them through crawler.spider.
+        self.warc = None if self.replay else RollingWarcWriter(self.out_dir, self.opts.warc_max_bytes)
+        self.fetch_log = FetchLog(
+            self.out_dir, self.warc, commit_rows=self.opts.commit_rows, commit_seconds=self.opts.commit_seconds
+        )
+        self.progress = Progress("fetch", unit="urls", total=len(self.urls))
+        self._ticker: task.LoopingCall | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        # Signal receivers are weak references: bound methods of the spider live as long as it.
+        crawler.signals.connect(spider.opened, signal=signals.spider_opened)
+        crawler.signals.connect(spider.closed_cleanly, signal=signals.spider_closed)
+        return spider
+
+    async def start(self):
+        for url in self.urls:
+            try:
+                request = scrapy.Request(
+                    url, callback=self.parse, errback=self.failed, dont_filter=True, meta={"webtext_url": url}
+                )
+            except (ValueError, TypeError) as exc:
+                self.record(make_row(url, error="invalid_url", error_detail=str(exc)))
+                continue
+            yield request
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def opened(self, spider):
+        self._ticker = task.LoopingCall(self.fetch_log.tick)
+        self._ticker.start(0.5, now=False)
+
+    def closed_cleanly(self, spider, reason):
+        if self._ticker is not None and self._ticker.running:
+            self._ticker.stop()
+        if reason == "finished":
+            for url in self.urls:
+                if url not in self.fetch_log:
+                    self.record(make_row(url, error="internal_dropped", error_detail="no callback from Scrapy"))
+        self.fetch_log.commit()
+        if self.warc is not None:
+            self.warc.close()
+        self.progress.__exit__(None, None, None)
+
+    # -- outcomes -------------------------------------------------------------------------
+    def _location(self, meta) -> tuple[str | None, int | None]:
+        loc = meta.get("webtext_warc")
+        if not loc:
+            return None, None
+        path, offset = loc
+        if os.path.isabs(path):  # replayed from an archive: relative when it is inside out_dir
+            try:
+                path = str(Path(path).relative_to(self.out_dir))
+            except ValueError:
+                pass
+        return path, offset
+
+    def _common(self, request, meta) -> dict:
+        t0 = meta.get("webtext_t0")
+        warc_path, warc_offset = self._location(meta)
+        return {
+            "warc_path": warc_path,
+            "warc_offset": warc_offset,
+            "attempts": int(meta.get("retry_times", 0)) + 1,
+            "redirects": len(meta.get("redirect_urls", ())),
+            "elapsed_s": round(time.monotonic() - t0, 4) if t0 else None,
+            "latency_s": round(meta["download_latency"], 4) if meta.get("download_latency") is not None else None,
+        }
+
+    def parse(self, response):
+        meta = response.meta
+        url = meta["webtext_url"]
+        ctype = (response.headers.get("Content-Type") or b"").decode("latin-1")
+        status = response.status
+        body = response.body
+        error = detail = charset = source = None
+        if 300 <= status < 400:
+            error = "redirect_not_followed"
+            detail = f"Location: {(response.headers.get('Location') or b'').decode('latin-1')!r}"
+        elif status >= 400:
+            error = f"http_{status}"
+            detail = meta.get("webtext_gave_up")
+        elif not is_html(ctype, body):
+            error = "non_html"
+        elif not body.strip():
+            error = "empty_body"
+        else:
+            charset, source = detect_charset(body, ctype)
+        self.record(
+            make_row(
+                url,
+                final_url=response.url,
+                status=status,
+                content_type=ctype or None,
+                bytes=len(body),
+                error=error,
+                error_detail=detail,
+                charset=charset,
+                charset_source=source,
+                ip=str(response.ip_address) if response.ip_address else None,
+                **self._common(response.request, meta),
+            )
+        )
+
+    def failed(self, failure):
+        request = failure.request
+        exc = failure.value
+        url = request.meta["webtext_url"]
+        response = getattr(exc, "response", None)
+        self.record(
+            make_row(
+                url,
+                final_url=request.url,
+                status=response.status if response is not None else None,
+                error=classify_failure(exc),
+                error_detail=f"{type(exc).__name__}: {exc}"[:500],
+                **self._common(request, request.meta),
+            )
+        )
+
+    def record(self, row: dict) -> None:
+        if self.fetch_log.add(row):
+            self.progress.update(1)
