@@ -86,8 +86,8 @@ def forbidden_reason(address, allow_loopback: bool = False) -> str | None:
         ("loopback", ip.is_loopback),
         ("link_local", ip.is_link_local),
         ("multicast", ip.is_multicast),
-        ("private", ip.is_private),
         ("reserved", ip.is_reserved),
+        ("private", ip.is_private),
         ("not_global", not ip.is_global),
     ):
         if flag:
