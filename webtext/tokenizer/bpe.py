@@ -348,55 +348,76 @@ def learn_merges(
         for w in pair_words.pop(best):
             sym = words[w]
             n = len(sym)
-            # find occurrences (left to right, non-overlapping), as the encoder merges them
-            i = 0
+            # occurrences, left to right and non-overlapping (as the encoder merges them);
+            # list.index scans at C speed
             hits = []
-            while i < n - 1:
-                if sym[i] == a and sym[i + 1] == b:
-                    hits.append(i)
-                    i += 2
-                else:
-                    i += 1
-            if not hits:  # stale index entry
+            i = 0
+            try:
+                while True:
+                    i = sym.index(a, i)
+                    if i + 1 < n and sym[i + 1] == b:
+                        hits.append(i)
+                        i += 2
+                    else:
+                        i += 1
+            except ValueError:
+                pass
+            if not hits:  # stale index entry: the word lost the pair to an earlier merge
                 continue
             cnt = counts[w]
-            # old pairs touching a merged position: starts i-1, i, i+1 of each hit
-            touched = set()
+            # Old pairs touching a merged position start at i-1, i, i+1 for each hit i (i-1 is
+            # skipped when the previous hit already counted it as its i+1).
+            prev = -3
             for i in hits:
-                touched.add(i - 1)
-                touched.add(i)
-                touched.add(i + 1)
-            for i in touched:
-                if 0 <= i < n - 1:
-                    k = sym[i] * _SHIFT + sym[i + 1]
+                if i > 0 and prev != i - 2:
+                    k = sym[i - 1] * _SHIFT + a
                     delta[k] = delta.get(k, 0) - cnt
-            # build the new word
-            new = []
-            j = 0
-            for i in hits:
-                new.extend(sym[j:i])
+                delta[best] = delta.get(best, 0) - cnt
+                if i + 2 < n:
+                    k = b * _SHIFT + sym[i + 2]
+                    delta[k] = delta.get(k, 0) - cnt
+                prev = i
+            # the new word
+            if len(hits) == 1:
+                i = hits[0]
+                new = sym[:i]
                 new.append(c)
-                j = i + 2
-            new.extend(sym[j:])
+                new.extend(sym[i + 2 :])
+            else:
+                new = []
+                j = 0
+                for i in hits:
+                    new.extend(sym[j:i])
+                    new.append(c)
+                    j = i + 2
+                new.extend(sym[j:])
             words[w] = new
             m = len(new)
-            # new pairs: every pair that has the new symbol in it
-            seen = set()
-            for i in range(m):
-                if new[i] == c:
-                    if i > 0:
-                        seen.add(i - 1)
-                    if i < m - 1:
-                        seen.add(i)
-            for i in seen:
-                k = new[i] * _SHIFT + new[i + 1]
-                delta[k] = delta.get(k, 0) + cnt
-                pws = pair_words.get(k)
-                if pws is None:
-                    pair_words[k] = {w}
-                else:
-                    pws.add(w)
-                new_pairs[k] = None
+            # New pairs: those with the new symbol, each counted once ("c c" is one pair).
+            j = -1
+            try:
+                while True:
+                    j = new.index(c, j + 1)
+                    if j > 0 and new[j - 1] != c:
+                        k = new[j - 1] * _SHIFT + c
+                        delta[k] = delta.get(k, 0) + cnt
+                        pws = pair_words.get(k)
+                        if pws is None:
+                            pair_words[k] = {w}
+                        else:
+                            pws.add(w)
+                        new_pairs[k] = None
+                    if j < m - 1:
+                        k = c * _SHIFT + new[j + 1]
+                        delta[k] = delta.get(k, 0) + cnt
+                        pws = pair_words.get(k)
+                        if pws is None:
+                            pair_words[k] = {w}
+                        else:
+                            pws.add(w)
+                        new_pairs[k] = None
+            except ValueError:
+                pass
         for k, d in delta.items():
             if d:
                 v = pair_counts.get(k, 0) + d

@@ -59,7 +59,9 @@ def bytes_to_unicode() -> dict[int, str]:
     return {b: chr(c) for b, c in zip(bs, cs)}
 
 
+@lru_cache(maxsize=1)
 def unicode_to_bytes() -> dict[str, int]:
+    """The inverse map (do not mutate: it is cached)."""
     return {c: b for b, c in bytes_to_unicode().items()}
 
 
