@@ -95,6 +95,7 @@ def test_rerun_is_skipped_and_option_change_reruns(reddit_dumps, tmp_path):
     again = harvest([reddit_dumps / "RS_v2_2005-06.xz"], "2017-12", tmp_path)
     assert (tmp_path / "report.json").stat().st_mtime_ns == stamp
     assert again.to_dict() == first.to_dict()
+    (tmp_path / ".harvest-spill-99999").mkdir()  # as a crashed run would leave it
     other = harvest([reddit_dumps / "RS_v2_2005-06.xz"], "2017-12", tmp_path, min_karma=10)
     assert other.kept < first.kept
     assert json.loads((tmp_path / "report.json").read_text())["options"]["min_karma"] == 10
@@ -121,7 +122,8 @@ def test_corrupt_file_fail_and_skip(reddit_dumps, tmp_path):
 
 
 def test_cli_harvest(reddit_dumps, tmp_path, capsys):
-    rc = main(["harvest", "--dumps", str(reddit_dumps / "RS_v2_2005-06.xz"), "--until", "2017-12", "--out", str(tmp_path)])
+    rc = main(["harvest", "--dumps", str(reddit_dumps / "RS_v2_2005-06.xz"), "--until", "2017-12", "--out", str(tmp_path),
+               "--max-urls-in-memory", "10"])  # fmt: skip
     assert rc == 0
     out = capsys.readouterr().out
     report = json.loads((tmp_path / "report.json").read_text())

@@ -140,9 +140,10 @@ def test_aggregator_spills_and_merges_like_in_memory(tmp_path):
     for s in subs:
         mem.add(s)
         spill.add(s)
+    spill.FAN_IN = 4  # force multi-pass merging too
     a = [aggregate(u, e)[0] for u, e in mem.groups()]
     b = [aggregate(u, e)[0] for u, e in spill.groups()]
-    assert len(spill.runs) > 10 and not mem.runs
+    assert spill._merges > 10 and len(spill.runs) <= 4 and not mem.runs
     assert a == b
     assert [r["url"] for r in a] == sorted({s.url for s in subs})
     assert sum(r["n_submissions"] for r in a) == len(subs)
@@ -161,3 +162,23 @@ def test_write_and_read_links(tmp_path):
     import pyarrow.parquet as pq
 
     assert pq.read_schema(files[0]).names[:2] == ["url", "domain"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://www.reddit.com/r/x", "https://old.reddit.com/", "https://redd.it/x", "https://notreddit.com/",
+        "https://en.m.wikipedia.org/wiki/X", "https://wikipedia.org/", "https://wikipedia.org.evil.com/",
+        "http://www.Example.com:8080/a", "http://[2001:db8::1]:8080/x", "http://1.2.3.4/x", "https://bücher.de/x",
+    ],
+)  # fmt: skip
+def test_fast_host_rules_agree_with_webtext_urls(url):
+    from webtext.urls import domain_of, is_reddit, is_wikipedia
+
+    sub, reason = classify(rec(url=url), OPTS)
+    if is_reddit(url):
+        assert reason == "reddit_link"
+    elif is_wikipedia(url):
+        assert reason == "wikipedia"
+    else:
+        assert reason is None and sub.domain == domain_of(sub.url)

@@ -188,6 +188,7 @@ def harvest_live(
     max_wait: float = 300.0,
     max_retries: int = 5,
     sleep: Callable[[float], None] = time.sleep,
+    max_urls_in_memory: int = 200_000,
     **connect_kwargs,
 ):
     """Harvest live subreddit listings into `out/links/*.parquet` and `out/report.json` (like `harvest`)."""
@@ -206,4 +207,6 @@ def harvest_live(
         reddit, names, listing=listing, limit=limit, time_filter=time_filter,
         max_wait=max_wait, max_retries=max_retries, sleep=sleep,
     )  # fmt: skip
-    return harvest_records(records, opts, Path(out), report, progress_unit="submissions")
+    return harvest_records(
+        records, opts, Path(out), report, max_urls_in_memory=max_urls_in_memory, progress_unit="submissions"
+    )

@@ -40,6 +40,10 @@ def add_commands(subparsers) -> None:
         "--karma-rule", choices=("max", "sum"), default="max",
         help="max: one submission reaches the bar (WebText); sum: the URL's submissions together (OpenWebText2)",
     )  # fmt: skip
+    p.add_argument(
+        "--max-urls-in-memory", type=int, default=200_000, metavar="N",
+        help="unique URLs aggregated in memory before sorted runs are spilled to disk (about 1 KiB each)",
+    )  # fmt: skip
     live = p.add_argument_group("live mode (--live)")
     live.add_argument("--subreddit", nargs="+", metavar="NAME", help="subreddits to read")
     live.add_argument("--listing", choices=("new", "top", "hot"), default="new", help="which listing to page through")
@@ -54,7 +58,10 @@ def add_commands(subparsers) -> None:
 def run_harvest(args: argparse.Namespace) -> int:
     from webtext.errors import ConfigError
 
-    common = dict(min_karma=args.min_karma, keep_nsfw=args.keep_nsfw, karma_rule=args.karma_rule)
+    common = dict(
+        min_karma=args.min_karma, keep_nsfw=args.keep_nsfw, karma_rule=args.karma_rule,
+        max_urls_in_memory=args.max_urls_in_memory,
+    )  # fmt: skip
     if args.live:
         if not args.subreddit:
             raise ConfigError("--live needs --subreddit NAME [NAME ...]")

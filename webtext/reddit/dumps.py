@@ -252,12 +252,30 @@ class _Where:
         return f"after {pos:,} of {self.size:,} compressed bytes, {self.items:,} complete {self.unit}"
 
 
-def _lines(chunks: Iterator[bytes], where: _Where) -> Iterator[bytes]:
+def _lines(chunks: Iterator[bytes], where: _Where) -> Iterator[str | bytes]:
+    """Lines of the decompressed stream, without their newline.
+
+    Each run of complete lines is decoded from UTF-8 in one go and split as text (`json.loads` on
+    a str skips the per-line encoding sniffing it does for bytes); a run holding invalid UTF-8 is
+    handed out line by line as bytes instead, so only the bad line fails to parse.
+    """
     pending = b""
+    first = True
     for chunk in chunks:
-        parts = (pending + chunk).split(b"\n")
-        pending = parts.pop()
-        for line in parts:
+        data = pending + chunk
+        if first and data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark
+            data = data[3:]
+        first = False
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            pending = data
+            continue
+        pending = data[cut + 1 :]
+        try:
+            lines = data[:cut].decode("utf-8").split("\n")
+        except UnicodeDecodeError:
+            lines = data[:cut].split(b"\n")
+        for line in lines:
             where.items += 1
             yield line
     if pending:  # a last line without a newline is still a line (a cut one fails to parse, counted)

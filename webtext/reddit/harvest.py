@@ -82,18 +82,24 @@ def harvest_records(
     """The core shared by dumps and the live API: filter, aggregate, write, account."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    for stale in (*out.glob(".harvest-spill-*"), *out.glob(".links.tmp-*"), *out.glob(".links.old-*")):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a run that crashed
     spill = out / f".harvest-spill-{os.getpid()}"
-    shutil.rmtree(spill, ignore_errors=True)
     try:
         agg = LinkAggregator(spill, max_urls_in_memory)
         with Progress(STAGE, unit=progress_unit) as progress:
+            pending = 0
             for record in records:
                 sub, reason = classify(record, opts)
                 if sub is None:
                     report.drop(reason, example=_example(record))
                 else:
                     agg.add(sub)
-                progress.update()
+                pending += 1
+                if pending == 1024:  # the ticker reads the clock: not once per record
+                    progress.update(pending, links=len(agg.table))
+                    pending = 0
+            progress.update(pending)
         if agg.runs:
             log(STAGE, f"merging {len(agg.runs) + 1} sorted runs spilled to disk")
 

@@ -72,7 +72,7 @@ from pathlib import Path
 
 from webtext.errors import ConfigError, InputError
 from webtext.reddit.dumps import month_end_utc
-from webtext.urls import domain_of, host_in, host_of, is_reddit, is_wikipedia, normalize_url, unquote_path
+from webtext.urls import REDDIT_DOMAINS, WIKIPEDIA_DOMAINS, domain_of, host_of, normalize_url, unquote_path
 
 KARMA_RULES = ("max", "sum")
 
@@ -106,6 +106,31 @@ BLOCKED_DOMAINS = (
 )  # fmt: skip
 
 _EXTENSION = re.compile(r"\.([a-z0-9]{1,5})$")
+
+# Host rules as suffix sets: a host matches a listed domain when it equals it or ends with
+# "." + it, which is a membership test for each of its label suffixes (a.b.c.com -> a.b.c.com,
+# b.c.com, c.com, com). The same rule as `webtext.urls.host_in`, with the same domain lists
+# (`webtext.urls.REDDIT_DOMAINS`, `WIKIPEDIA_DOMAINS`), at a few set lookups per URL.
+_REDDIT = frozenset(REDDIT_DOMAINS)
+_WIKIPEDIA = frozenset(WIKIPEDIA_DOMAINS)
+_BLOCKED = frozenset(BLOCKED_DOMAINS)
+
+
+def _suffixes(host: str) -> list[str]:
+    labels = host.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels))]
+
+
+def _host_of_normalised(url: str) -> str:
+    """The host of a URL from `normalize_url` (scheme://host[:port]/..., host lowercase, no user info)."""
+    netloc = url.split("/", 3)[2]
+    if netloc.startswith("["):  # IPv6 literal
+        return netloc[1 : netloc.index("]")]
+    return netloc.partition(":")[0]
+
+
+def _matches(suffixes: list[str], domains: frozenset) -> bool:
+    return not domains.isdisjoint(suffixes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,7 +232,7 @@ def blocked_extension(url: str) -> bool:
 
 def blocked_domain(url: str) -> bool:
     """True when the URL's host is on `BLOCKED_DOMAINS` (or below one)."""
-    return host_in(host_of(url), BLOCKED_DOMAINS)
+    return _matches(_suffixes(host_of(url)), _BLOCKED)
 
 
 def classify(record: dict, opts: HarvestOptions) -> tuple[Submission | None, str | None]:
@@ -235,17 +260,20 @@ def classify(record: dict, opts: HarvestOptions) -> tuple[Submission | None, str
         url = normalize_url(url)
     except ValueError:
         return None, "bad_url"
-    if is_reddit(url):
+    host = _host_of_normalised(url)
+    suffixes = _suffixes(host)
+    if _matches(suffixes, _REDDIT):
         return None, "reddit_link"
-    if is_wikipedia(url):
+    if _matches(suffixes, _WIKIPEDIA):
         return None, "wikipedia"
     if blocked_extension(url):
         return None, "blocked_extension"
-    if blocked_domain(url):
+    if _matches(suffixes, _BLOCKED):
         return None, "blocked_domain"
     subreddit = record.get("subreddit")
     subreddit = subreddit if isinstance(subreddit, str) else str(subreddit or "")
-    return Submission(str(rid), url, domain_of(url), subreddit, created, score), None
+    domain = host[4:] if host.startswith("www.") else host  # as webtext.urls.domain_of
+    return Submission(str(rid), url, domain, subreddit, created, score), None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,6 +333,8 @@ class LinkAggregator:
     `add()` each submission, then iterate `groups()` once: `(url, entries)` sorted by URL.
     """
 
+    FAN_IN = 64  # runs merged at once
+
     def __init__(self, spill_dir: str | os.PathLike, max_urls_in_memory: int = 200_000):
         if max_urls_in_memory < 1:
             raise ConfigError("max_urls_in_memory must be at least 1")
@@ -312,6 +342,7 @@ class LinkAggregator:
         self.max_urls = max_urls_in_memory
         self.table: dict[str, list[Entry]] = {}
         self.runs: list[Path] = []
+        self._merges = 0
 
     def add(self, sub: Submission) -> None:
         bucket = self.table.get(sub.url)
@@ -347,7 +378,23 @@ class LinkAggregator:
             return
         if self.table:
             self._spill()
-        merged = heapq.merge(*(self._read_run(p) for p in self.runs), key=lambda item: item[0])
+        # Merge at most FAN_IN runs at a time (open files stay few however big the dump): runs
+        # beyond that are first merged into longer runs, then the last pass streams the groups.
+        while len(self.runs) > self.FAN_IN:
+            batch, self.runs = self.runs[: self.FAN_IN], self.runs[self.FAN_IN :]
+            path = self.spill_dir / f"run-m{self._merges:05d}.jsonl"
+            self._merges += 1
+            with open(path, "w", encoding="utf-8") as f:
+                for url, entries in self._merge(batch):
+                    f.write(json.dumps([url, entries], ensure_ascii=False, separators=(",", ":")))
+                    f.write("\n")
+            for p in batch:
+                p.unlink()
+            self.runs.append(path)
+        yield from self._merge(self.runs)
+
+    def _merge(self, runs: list[Path]) -> Iterator[tuple[str, list[Entry]]]:
+        merged = heapq.merge(*(self._read_run(p) for p in runs), key=lambda item: item[0])
         for url, items in groupby(merged, key=lambda item: item[0]):
             yield url, [e for _, entries in items for e in entries]
 
