@@ -290,7 +290,7 @@ class FetchBuckets(beam.DoFn):
                     self.counts.drop(row["error"])
                     yield TaggedOutput(DROPPED, drop_row("fetch", row["error"], link["url"], {
                         "status": row.get("status"), "final_url": row.get("final_url"),
-                        "detail": (row.get("error_detail") or "")[:200],
+                        "error_detail": (row.get("error_detail") or "")[:200],
                     }))
                     continue
                 if remote and row.get("warc_path", "").startswith(local):

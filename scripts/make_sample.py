@@ -20,7 +20,9 @@ What is real and what is made up:
   not recorded ones.
 - Four archive records are written here, not captured: the near-duplicate copy (the SlashGear article
   with other boilerplate and small edits, on the reserved `example.com` domain), a Wikipedia-style page
-  (our own text), a small PNG for the image link, and a 404 page; plus one 301 redirect.
+  (our own text), a small PNG for the image link, and a 404 page; plus 301 redirects: the bare-host
+  http URL of the Detroit News article, and the slash-less spelling of every "/.../" URL (the
+  harvest's normalised form, which the crawler asks for; real servers answer it with a 301).
 
 Deterministic: fixed record ids (UUID5 of the URL), fixed dates, fixed gzip/zstd settings and sorted
 records; running the script twice gives byte-identical files (it prints their sha256).
@@ -42,6 +44,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # webtext.urls, when run from a checkout without the package installed
 DUMP_NAME = "RS_sample.zst"
 WARC_NAME = "sample.warc.gz"
 CASES_NAME = "cases.json"
@@ -150,13 +153,13 @@ CASES = [
          "TIL what a language model is", "harvest:wikipedia",
          "A Wikipedia article: WebText removed Wikipedia. (An archived page stands in for it, with our own text.)"),
     Case("6q8ke1", "image", IMAGE_URL, "pics", "2017-07-29T18:27:56", 530,
-         "My telescope's first photo of Jupiter", "harvest:image",
-         "A direct image link (.png): not a page with text. (A small PNG is archived.)"),
+         "My telescope's first photo of Jupiter", "harvest:blocked_extension",
+         "A direct image link: the .png extension is blocked at harvest, so it is never fetched (a small PNG is archived in case the rule changes: the fetch stage would then drop it as non_html)."),
     Case("60f2ta", "dead_404", GONE_404_URL, "bicycling", "2017-03-19T08:12:40", 6,
          "The best bike lights of 2016", "fetch:http_404",
          "The archive holds a 404 Not Found for this URL."),
     Case("69d4hg", "dead_absent", ABSENT_URL, "science", "2017-05-04T23:50:31", 11,
-         "An archived story that is no longer online", "fetch:not_archived",
+         "An archived story that is no longer online", "fetch:not_in_archive",
          "Not in the archive at all: replay answers as for a dead host."),
 ]
 
@@ -387,12 +390,27 @@ def archive_exchanges(shared: Path) -> list[Exchange]:
     gone = NOT_FOUND_PAGE.encode("utf-8")
     out.append(Exchange(GONE_404_URL, 404, "Not Found", _html_headers(gone, when), gone))
 
-    moved = b""
-    out.append(Exchange(REDIRECT_FROM, 301, "Moved Permanently", [
-        ("Date", _http_date(when)), ("Location", PAGES["detroitnews"]), ("Content-Length", "0"),
-        ("Connection", "close"), ("Server", "Varnish"),
-    ], moved))
+    out.append(_redirect(REDIRECT_FROM, PAGES["detroitnews"], when, "Varnish"))
+
+    # The harvest normalises URLs (webtext.urls: no trailing slash, no tracking parameters), and the
+    # crawler asks for the normalised spelling. A real server answers the slash-less spelling of a
+    # "/.../" page with a 301 to its canonical URL; the archive holds those hops, as a crawl would.
+    from webtext.urls import normalize_url
+
+    archived = {e.url for e in out}
+    for e in list(out):
+        norm = normalize_url(e.url)
+        if norm != e.url and norm not in archived:
+            out.append(_redirect(norm, e.url, when, "nginx"))
+            archived.add(norm)
     return sorted(out, key=lambda e: e.url)
+
+
+def _redirect(url: str, location: str, when: datetime, server: str) -> Exchange:
+    return Exchange(url, 301, "Moved Permanently", [
+        ("Date", _http_date(when)), ("Location", location), ("Content-Length", "0"),
+        ("Connection", "close"), ("Server", server),
+    ], b"")
 
 
 def write_warc(path: Path, exchanges: list[Exchange]) -> None:
@@ -472,7 +490,8 @@ def write_readme(path: Path, cases: list[Case], sizes: dict[str, int]) -> None:
         "like Pushshift's; their dates (2016-2018) are set so the date cap has something to cut, though the",
         "pages were captured in 2018-2019. Written here rather than captured: the near-duplicate copy (on the",
         "reserved `example.com` domain), the Wikipedia-style page (our own text), the PNG, the 404 page and",
-        "the 301 redirect.",
+        "the 301 redirects (from the bare-host http URL of one article, and from the slash-less,",
+        "normalised spelling of every URL ending in `/`, as the servers would answer the crawler).",
         "",
         "## The planted cases",
         "",

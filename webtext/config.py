@@ -165,9 +165,10 @@ class BuildConfig:
             }
         if stage == "fetch":
             archives = self.replay_archives()
+            # Buckets and batch size only decide how the work is split, not what it gives: they are
+            # left out, so a rerun with another --workers reuses a finished fetch.
             return {
                 "source": "live" if archives is None else [_describe_input(p) for p in archives],
-                "buckets": self.effective_buckets(), "batch": self.fetch_batch_size,
                 "options": self.fetch_options,
             }
         if stage == "extract":

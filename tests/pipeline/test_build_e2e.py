@@ -1,0 +1,198 @@
+"""End to end: `webtext build --until 2017-12` on the embedded sample, through the real CLI.
+
+One build (the Beam pipeline with two local worker processes, the real Scrapy replay of the
+sample's WARC, Dragnet + Newspaper, the real filters and dedup) is shared by the tests below; they
+check the shards, the manifest's accounting of every planted submission (webtext/sample/cases.json),
+and that reruns reuse finished stages and give byte-identical shards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from webtext.config import SAMPLE_DIR, STAGES
+from webtext.urls import is_wikipedia, normalize_url
+
+CAP_UTC = 1514764800  # 2018-01-01T00:00:00Z: nothing created after 2017
+
+
+def webtext(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WEBTEXT_QUIET": "0"}  # the progress lines are part of what we check
+    return subprocess.run(
+        [sys.executable, "-m", "webtext.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory):
+    """`webtext build --until 2017-12` with no other flag, run in an empty folder."""
+    cwd = tmp_path_factory.mktemp("build")
+    proc = webtext("build", "--until", "2017-12", "--workers", "2", cwd=cwd)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = cwd / "webtext-out"
+    return {"out": out, "cwd": cwd, "proc": proc}
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return json.loads((SAMPLE_DIR / "cases.json").read_text(encoding="utf-8"))["submissions"]
+
+
+@pytest.fixture(scope="module")
+def manifest(build):
+    return json.loads((build["out"] / "manifest.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def docs(build):
+    from webtext.shards import read_shards
+
+    return read_shards(build["out"]).to_pylist()  # verifies each shard's sha256 and row count
+
+
+def test_default_output_layout_and_progress(build):
+    out = build["out"]
+    assert (out / "manifest.json").is_file() and (out / "CARD.md").is_file()
+    assert sorted(p.name for p in (out / "shards").iterdir()) == ["webtext-00000-of-00001.parquet"]
+    for stage in STAGES:
+        assert (out / "stages" / stage / "_SUCCESS.json").is_file(), stage
+        assert f"{stage}: read" in build["proc"].stderr  # one progress line per stage
+    assert "wrote 9 documents" in build["proc"].stdout
+
+
+def test_shards_hold_exactly_the_expected_documents(docs, cases):
+    kept = {normalize_url(c["url"]) for c in cases if c["expect"] == "kept"}
+    assert sorted(d["url"] for d in docs) == sorted(kept)
+    for d in docs:
+        assert d["text"] and d["n_words"] >= 100
+        assert not is_wikipedia(d["url"]) and not is_wikipedia(d["final_url"])
+        assert d["first_created_utc"] < CAP_UTC
+
+
+def test_no_duplicates_in_the_shards(docs):
+    from webtext.dedup import exact, minhash
+
+    assert len({exact.url_key(d) for d in docs}) == len(docs)
+    assert len({exact.text_key(d) for d in docs}) == len(docs)
+    sigs = [minhash.signature(d["text"]) for d in docs]
+    for i in range(len(docs)):
+        for j in range(i + 1, len(docs)):
+            assert minhash.jaccard(sigs[i], sigs[j]) < 0.5, (docs[i]["url"], docs[j]["url"])
+
+
+def test_same_url_with_tracking_params_is_merged(docs, cases):
+    by_case = {c["case"]: c for c in cases}
+    utm = by_case["same_url_tracking_params"]
+    row = next(d for d in docs if d["url"] == normalize_url(utm["url"]))
+    assert utm["id"] in row["reddit_ids"] and row["n_submissions"] == 2
+    assert row["score"] == max(c["score"] for c in cases if normalize_url(c["url"]) == row["url"])
+
+
+def _in_samples(samples: list, case: dict) -> bool:
+    """A manifest sample names a submission by `id url` (harvest) or by its normalised URL (later stages)."""
+    norm = normalize_url(case["url"]) if case["url"].startswith("http") else case["url"]
+    for s in samples:
+        key = s["key"] if isinstance(s, dict) else s
+        if key.split(" ")[0] == case["id"] or key == norm:
+            return True
+    return False
+
+
+def test_every_sample_submission_is_accounted_for_in_the_manifest(manifest, cases, docs):
+    stages = {s["stage"]: s for s in manifest["stages"]}
+    kept_urls = {d["url"] for d in docs}
+    expected_drops: dict[tuple[str, str], int] = {}
+    for c in cases:
+        if c["expect"] in ("kept", "merged"):
+            assert normalize_url(c["url"]) in kept_urls, c
+            continue
+        stage, reason = c["stage"], c["reason"]
+        expected_drops[(stage, reason)] = expected_drops.get((stage, reason), 0) + 1
+        assert reason in stages[stage]["dropped"], (c["case"], stages[stage]["dropped"])
+        assert _in_samples(stages[stage]["samples"][reason], c), (c["case"], stages[stage]["samples"][reason])
+    # ... and nothing else was dropped: the counts are exactly the planted cases.
+    actual = {(s, r): n for s, reasons in manifest["drop_reasons"].items() for r, n in reasons.items()}
+    assert actual == expected_drops
+    # The harvest counts submissions: every record of the dump is read once.
+    assert stages["harvest"]["read"] == len(cases)
+    assert stages["harvest"]["kept"] + sum(stages["harvest"]["dropped"].values()) == len(cases)
+
+
+def test_manifest_counts_chain_from_stage_to_stage(manifest):
+    stages = {s["stage"]: s for s in manifest["stages"]}
+    for s in stages.values():
+        assert s["read"] == s["kept"] + sum(s["dropped"].values()), s["stage"]
+    for prev, nxt in zip(("fetch", "extract", "clean", "dedup"), ("extract", "clean", "dedup", "shards")):
+        assert stages[nxt]["read"] == stages[prev]["kept"], (prev, nxt)
+    assert manifest["totals"]["documents"] == stages["dedup"]["kept"] == 9
+    assert manifest["config"]["pipeline"]["engine"] == "apache_beam"
+    assert manifest["config"]["input"] == "sample" and manifest["config"]["until"] == "2017-12"
+
+
+def test_dedup_keeps_the_earliest_post(manifest):
+    dedup = {s["stage"]: s for s in manifest["stages"]}["dedup"]["samples"]
+    (near,) = dedup["near_duplicate"]
+    assert "example.com" in near["key"] and "slashgear.com" in near["duplicate_of"]
+    (dup,) = dedup["duplicate_url"]
+    assert dup["key"].startswith("http://detroitnews.com/") and dup["duplicate_of"].startswith("https://www.detroitnews.com/")
+
+
+def test_rerun_reuses_every_stage_and_gives_identical_shards(build):
+    out = build["out"]
+    markers = {s: (out / "stages" / s / "_SUCCESS.json").read_bytes() for s in STAGES}
+    shard = out / "shards" / "webtext-00000-of-00001.parquet"
+    before = sha256(shard)
+    proc = webtext("build", "--until", "2017-12", "--workers", "2", cwd=build["cwd"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.count("finished earlier, reusing") == len(STAGES)
+    assert {s: (out / "stages" / s / "_SUCCESS.json").read_bytes() for s in STAGES} == markers
+    assert sha256(shard) == before
+
+
+def test_interrupted_build_resumes_at_the_first_unfinished_stage(build, tmp_path):
+    """A build killed during dedup (its marker and the shards never written) reruns dedup and the
+    shards only, and gives the same shards as the uninterrupted build."""
+    import shutil
+
+    out = tmp_path / "webtext-out"
+    shutil.copytree(build["out"], out)
+    before = sha256(out / "shards" / "webtext-00000-of-00001.parquet")
+    (out / "stages" / "dedup" / "_SUCCESS.json").unlink()
+    (out / "stages" / "shards" / "_SUCCESS.json").unlink()
+    for f in (out / "stages" / "dedup").glob("data-*"):
+        f.write_bytes(b"partial garbage")  # what a killed run may leave: must be cleared, not read
+    shutil.rmtree(out / "shards")
+    (out / "manifest.json").unlink()
+    proc = webtext("build", "--until", "2017-12", "--workers", "2", "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    reused = [s for s in STAGES if f"{s}: finished earlier, reusing" in proc.stderr]
+    assert reused == ["harvest", "fetch", "extract", "clean"]
+    assert sha256(out / "shards" / "webtext-00000-of-00001.parquet") == before
+
+
+def test_changed_settings_invalidate_the_stages_they_affect(build, tmp_path):
+    """A stricter clean setting reruns clean and everything after it, never the harvest or fetch."""
+    import shutil
+
+    out = tmp_path / "webtext-out"
+    shutil.copytree(build["out"], out)
+    proc = webtext("build", "--until", "2017-12", "--workers", "1", "--out", str(out),
+                   "--clean-option", "min_words=600", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    reused = [s for s in STAGES if f"{s}: finished earlier, reusing" in proc.stderr]
+    assert reused == ["harvest", "fetch", "extract"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    clean = {s["stage"]: s for s in manifest["stages"]}["clean"]
+    assert clean["dropped"].get("too_few_words", 0) >= 1
+    assert manifest["config"]["clean_options"] == {"min_words": 600}
