@@ -52,8 +52,9 @@ its cap), in the manner of lossy counting. The merged table is capped at `max_wo
 Frequent words are never lost (a word's count is only ever under-counted, by at most the sum of
 the pruning thresholds, which `train_report.json` records with the number of pruned words and
 occurrences); the dropped tail is rare words that could only have influenced the last, rarest
-merges. The merge phase holds about 1 KB per distinct word, so the default cap of 4 M words keeps
-it to a few GB whatever the corpus size.
+merges. The merge phase peaks at about 1.5 KB per distinct word (symbol lists, the pair -> words
+index, the heap), so the default cap of 2 M words keeps it near 3 GB whatever the corpus size;
+raise `--max-words` on a bigger machine.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ from webtext.progress import Progress, log
 from webtext.tokenizer.encoder import ENDOFTEXT, GPT2_PATTERN, bytes_to_unicode
 
 DEFAULT_VOCAB_SIZE = 50257
-DEFAULT_MAX_WORDS = 4_000_000
+DEFAULT_MAX_WORDS = 2_000_000
 _SHIFT = 1 << 20  # pair key = left * _SHIFT + right (ids stay below 2**20)
 
 
@@ -286,24 +287,30 @@ def learn_merges(
     if words:
         lens = np.fromiter((len(s) for s in words), dtype=np.int64, count=len(words))
         flat = np.fromiter((x for s in words for x in s), dtype=np.int64, count=int(lens.sum()))
-        word_of = np.repeat(np.arange(len(words), dtype=np.int64), lens)
-        # a pair at flat position i exists unless i is the last symbol of its word
+        # a pair starts at every flat position except the last symbol of each word
         valid = np.ones(len(flat), dtype=bool)
         valid[np.cumsum(lens) - 1] = False
-        pos = np.nonzero(valid)[0]
+        pos = np.flatnonzero(valid)
+        del valid
         keys = flat[pos] * _SHIFT + flat[pos + 1]
-        wid = word_of[pos]
+        del flat
+        wid = np.repeat(np.arange(len(words), dtype=np.int32), lens - 1)  # word of each pair
+        del pos, lens
+        order_ = np.argsort(keys, kind="stable")  # stable: word ids stay ascending within a pair
+        keys = keys[order_]
+        wid = wid[order_]
+        del order_
         weights = np.asarray(counts, dtype=np.int64)[wid]
-        order_ = np.lexsort((wid, keys))
-        keys, wid, weights = keys[order_], wid[order_], weights[order_]
         uniq, starts = np.unique(keys, return_index=True)
-        sums = np.add.reduceat(weights, starts)
-        bounds = list(starts) + [len(keys)]
+        sums = np.add.reduceat(weights, starts).tolist()
+        del keys, weights
+        bounds = starts.tolist() + [len(wid)]
         wid_list = wid.tolist()
+        del wid
         for k, key in enumerate(uniq.tolist()):
-            pair_counts[key] = int(sums[k])
+            pair_counts[key] = sums[k]
             pair_words[key] = set(wid_list[bounds[k] : bounds[k + 1]])
-        del flat, word_of, valid, pos, keys, wid, weights, order_
+        del wid_list
 
     heap = [(-c, token_bytes[k // _SHIFT], token_bytes[k % _SHIFT], k) for k, c in pair_counts.items()]
     heapq.heapify(heap)
