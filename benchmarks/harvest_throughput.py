@@ -56,6 +56,7 @@ if trace == "decode":  # the zstd decoder alone, for comparison: no parsing, no 
     print(json.dumps({"seconds": time.perf_counter() - t, "bytes": n, "maxrss_kib": peak_rss_kib()}))
     sys.exit(0)
 trace = trace == "1"
+import pyarrow.parquet, zstandard  # imported before tracing: the figure is the harvest's own allocations
 if trace:
     tracemalloc.start()
 t = time.perf_counter()

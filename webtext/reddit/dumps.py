@@ -15,8 +15,11 @@ non-blank character is `[`, one JSON array of objects (decoded incrementally, ne
 
 Pushshift's later dumps are compressed with `--long=31` (a 2 GiB window with long-distance
 matching); a default zstandard decompressor refuses them ("Frame requires too much memory"), so
-the decompressor here is created with `max_window_size=2**31`. Memory stays flat: a chunk of
-compressed input, its decompressed output and one partial line are all that is held.
+the decompressor here is created with `max_window_size=2**31`. Reading holds a chunk of
+compressed input, its decompressed output and one partial line - plus, for such a stream, the
+decoder's history: up to 2 GiB that back-references may reach, filled as data is decompressed
+and flat once full. That is the format's price (`zstd -d --long=31` pays it too); `.xz`, `.bz2`
+and zstd files written without `--long` need a few MiB.
 
 Month selection (`select_dump_files`): folders are expanded (recursively, sorted, hidden files and
 comment dumps `RC_*` left out); a file whose name carries a month - `RS_2017-12.zst`,

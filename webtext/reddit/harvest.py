@@ -27,7 +27,7 @@ from webtext.errors import ConfigError
 from webtext.progress import Progress, log
 from webtext.reddit.dumps import ON_ERROR, iter_records, plan_dump_files
 from webtext.reddit.links import HarvestOptions, LinkAggregator, aggregate, classify, qualifies, write_links
-from webtext.report import StageReport, write_json_atomic
+from webtext.report import StageReport
 
 STAGE = "harvest"
 
@@ -160,6 +160,8 @@ def harvest(
     """Harvest Pushshift submission dumps (files or folders) into `out/links/*.parquet` and `out/report.json`."""
     if on_error not in ON_ERROR:
         raise ConfigError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
+    if isinstance(dumps, (str, os.PathLike)):
+        dumps = [dumps]
     if not dumps:
         raise ConfigError("no dumps given")
     opts = HarvestOptions(until, min_karma=min_karma, keep_nsfw=keep_nsfw, karma_rule=karma_rule)
