@@ -24,7 +24,8 @@ Params (trigger with `airflow dags trigger webtext --conf '{"until": "2017-12", 
 | `output` | the build folder (shards/, manifest.json, CARD.md; tokenizer/, tokens/, gpt2/ are added) |
 | `workers` | local Beam workers (0 = one per CPU) |
 | `vocab_size` | BPE vocabulary size including `<|endoftext|>` |
-| `train_gpt2`, `gpt2_model`, `gpt2_max_steps` | the optional training task |
+| `val_permille` | documents per 1000 held out in `val.bin` |
+| `train_gpt2`, `gpt2_model`, `gpt2_max_steps`, `gpt2_args` | the optional training task (resumes from its checkpoint when retried) |
 | `webtext_cli` | path of the `webtext` command (overridden by `$WEBTEXT_CLI`) |
 """
 
@@ -88,6 +89,8 @@ with DAG(
         "train_gpt2": Param(False, type="boolean", description="run the GPT-2 training task"),
         "gpt2_model": Param("gpt2-124m", type="string", description="model size for train_gpt2"),
         "gpt2_max_steps": Param(10000, type="integer", minimum=1, description="optimizer steps for train_gpt2"),
+        "gpt2_args": Param("", type="string", description="more `webtext train` flags, e.g. '--block-size 256 --batch-size 8'"),
+        "val_permille": Param(5, type="integer", minimum=0, maximum=1000, description="documents per 1000 sent to val.bin"),
         "webtext_cli": Param("", type="string", description="path of the webtext command ('' = default)"),
     },
 ) as dag:
@@ -119,7 +122,7 @@ with DAG(
         out = _out(params)
         return shlex.join([
             _cli(params), "tokenize", "--shards", str(out / "shards"), "--tokenizer", str(out / "tokenizer"),
-            "--out", str(out / "tokens"),
+            "--out", str(out / "tokens"), "--val-permille", str(int(params["val_permille"])),
         ])
 
     @task.bash(skip_on_exit_code=99)
@@ -128,9 +131,13 @@ with DAG(
         if not params.get("train_gpt2"):
             return "echo 'train_gpt2 is false: skipping GPT-2 training'; exit 99"
         out = _out(params)
-        return shlex.join([
+        command = shlex.join([
             _cli(params), "train", "--data", str(out / "tokens"), "--out", str(out / "gpt2"),
-            "--model", str(params["gpt2_model"]), "--max-steps", str(int(params["gpt2_max_steps"])), "--resume",
+            "--model", str(params["gpt2_model"]), "--max-steps", str(int(params["gpt2_max_steps"])),
+            *shlex.split(params.get("gpt2_args") or ""),
         ])
+        # A retried task continues from its checkpoint instead of starting over.
+        ckpt = shlex.quote(str(out / "gpt2" / "ckpt.pt"))
+        return f"{command} $( [ -f {ckpt} ] && echo --resume )"
 
     harvest() >> fetch() >> build_shards() >> train_tokenizer() >> tokenize() >> train_gpt2()

@@ -1,0 +1,162 @@
+"""The Beam transforms against the library's in-memory stages: same rows, same drop counts.
+
+Each test runs a small pipeline in this process (FnApiRunner, one worker) and compares what the
+distributed shape gives (GroupByKey per URL, per band key, union-find over edges) with what the
+plain-Python stage gives on the same input; plus the dead-letter path and the CLI's errors.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+
+import apache_beam as beam
+import pytest
+
+from pipelines import store
+from pipelines import transforms as t
+from pipelines.runner import make_runner, pipeline_options
+from webtext.config import SAMPLE_DUMP, BuildConfig
+
+
+def run_transform(tmp_path, stage: str, build):
+    """Run `build(pipeline) -> {kept, dropped, dead_letter}`; return kept rows, drop rows, dead rows, report."""
+    config = BuildConfig(workers=1)
+    options = pipeline_options(config, "test")
+    p = beam.Pipeline(runner=make_runner(config, options), options=options)
+    res = build(p)
+    for name in (t.KEPT, t.DROPPED, t.DEAD):
+        t.write_jsonl(res[name], str(tmp_path / name), name.capitalize().replace("_", ""))
+    result = p.run()
+    result.wait_until_finish()
+    rows = {name: store.read_jsonl(str(tmp_path / name) + "-*.jsonl.gz") for name in (t.KEPT, t.DROPPED, t.DEAD)}
+    report = store.report_from_metrics(stage, result, rows[t.DROPPED])
+    return rows[t.KEPT], rows[t.DROPPED], rows[t.DEAD], report
+
+
+# ----------------------------------------------------------------------------------- harvest
+
+
+def test_beam_harvest_equals_library_harvest_on_real_dumps(tmp_path, shared):
+    from webtext.reddit import harvest, read_links
+    from webtext.reddit.dumps import select_dump_files
+    from webtext.reddit.links import HarvestOptions
+
+    dumps = [
+        shared / "data/reddit/RS_v2_2005-06.xz",
+        shared / "data/reddit/RS_v2_2005-07.xz",
+        shared / "data/reddit/mixed-years/test_submissions.json",
+        SAMPLE_DUMP,
+    ]
+    lib = harvest(dumps, "2017-12", tmp_path / "lib")
+    files = [str(f) for f in select_dump_files(dumps, "2017-12")]
+    opts = HarvestOptions("2017-12")
+    kept, drops, dead, report = run_transform(tmp_path / "beam", "harvest", lambda p: p | t.Harvest(files, opts))
+    assert dead == []
+    expected = read_links(tmp_path / "lib" / "links")
+    assert len(expected) > 800  # the real July 2005 dump alone gives hundreds of links
+    assert sorted(kept, key=lambda r: r["url"]) == expected
+    assert (report.read, report.kept, dict(report.dropped)) == (lib.read, lib.kept, dict(lib.dropped))
+    assert sum(1 for d in drops) >= len(report.dropped)  # every reason has example rows
+
+
+# ----------------------------------------------------------------------------------- dedup
+
+
+def _corpus(shared) -> list[dict]:
+    """Real article texts with planted duplicates: same final URL, same text, near copies, a chain."""
+    gold = json.loads((shared / "data/extraction/ground-truth.json").read_text(encoding="utf-8"))
+    texts = [v["articleBody"] for _, v in sorted(gold.items()) if len(v["articleBody"].split()) > 300][:40]
+    rng = random.Random(7)
+    docs = []
+
+    def doc(i, url, text, created, score=10, final=None):
+        docs.append({"url": url, "final_url": final or url, "text": text, "first_created_utc": created,
+                     "score": score, "title": f"t{i}", "domain": "d"})
+
+    for i, text in enumerate(texts):
+        doc(i, f"https://site{i}.example/a", text, 1_400_000_000 + 1000 * i)
+
+    def edit(text: str, n: int) -> str:
+        words = text.split()
+        for _ in range(n):
+            words[rng.randrange(len(words))] = "changed"
+        return " ".join(words)
+
+    # exact duplicates by final URL (a redirect) and by text (a copy elsewhere)
+    doc(100, "http://site0.example/a-old", texts[0] + " extra", 1_300_000_000, final="https://site0.example/a")
+    doc(101, "https://mirror.example/copy1", texts[1].upper(), 1_500_000_000)
+    # near duplicates: a copy with a few edits, and a chain 5 ~ x ~ y drifting further each hop
+    doc(102, "https://mirror.example/near2", edit(texts[2], 6), 1_500_000_100)
+    doc(103, "https://mirror.example/near5a", edit(texts[5], 8), 1_390_000_000, score=50)  # earlier: survives
+    doc(104, "https://mirror.example/near5b", edit(docs[-1]["text"], 8), 1_500_000_200)
+    # NOT a near-duplicate: half of one article glued to half of another (Jaccard ~0.5 with each)
+    doc(105, "https://site9.example/b", texts[9][: len(texts[9]) // 2] + " " + texts[11][len(texts[11]) // 2 :], 1_500_000_300)
+    return docs
+
+
+def test_beam_dedup_equals_library_dedup(tmp_path, shared):
+    from webtext.dedup import DedupOptions, dedup_documents
+
+    docs = _corpus(shared)
+    opts = DedupOptions()
+    lib_kept, lib_report = dedup_documents([dict(d) for d in docs], opts)
+    kept, drops, dead, report = run_transform(tmp_path, "dedup", lambda p: p | beam.Create(docs) | t.Dedup(opts))
+    assert dead == []
+    assert sorted(d["url"] for d in kept) == sorted(d["url"] for d in lib_kept)
+    assert (report.read, report.kept, dict(report.dropped)) == (lib_report.read, lib_report.kept, dict(lib_report.dropped))
+    assert dict(report.dropped) == {"duplicate_url": 1, "duplicate_text": 1, "near_duplicate": 3}
+    near = {d["key"]: d["detail"]["duplicate_of"] for d in drops if d["reason"] == "near_duplicate"}
+    # the chain collapses onto its earliest post, which is the edited copy posted before the original
+    assert near["https://site5.example/a"] == "https://mirror.example/near5a"
+    assert near["https://mirror.example/near5b"] == "https://mirror.example/near5a"
+    assert "https://site9.example/b" in {d["url"] for d in kept}
+
+
+# ----------------------------------------------------------------------------------- failures
+
+
+def test_failed_elements_go_to_the_dead_letter_output(tmp_path):
+    from webtext.config import SAMPLE_WARC
+    from webtext.fetch.replay import iter_warc_responses
+
+    good = next(r for r in iter_warc_responses([SAMPLE_WARC]) if r.status == 200 and "space.com" in r.url)
+    link = {"url": good.url, "domain": "space.com", "subreddits": ["space"], "reddit_ids": ["x1"],
+            "first_created_utc": 1_500_000_000, "score": 5, "score_sum": 5, "n_submissions": 1}
+    pages = [
+        {"link": link, "fetch": {"final_url": good.url, "warc_path": str(SAMPLE_WARC), "warc_offset": good.warc_offset}},
+        {"link": {**link, "url": "https://gone.example/x"},
+         "fetch": {"final_url": "https://gone.example/x", "warc_path": str(tmp_path / "missing.warc.gz"), "warc_offset": 0}},
+    ]
+    kept, drops, dead, report = run_transform(tmp_path, "extract", lambda p: p | beam.Create(pages) | t.Extract())
+    assert [d["url"] for d in kept] == [good.url]
+    (letter,) = dead
+    assert letter["key"] == "https://gone.example/x" and "InputError" in letter["error"] and letter["traceback"]
+    assert (report.read, report.kept, dict(report.dropped)) == (2, 1, {"dead_letter": 1})
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--until", "2017-13"], "--until must be a month"),
+        (["--dumps", "/nonexistent/RS_2017-01.zst"], "real inputs need a fetch source"),
+        (["--dumps", "/nonexistent/RS_2017-01.zst", "--live-fetch"], "no such file or folder: /nonexistent/RS_2017-01.zst"),
+        (["--live"], "--live needs at least one --subreddit"),
+        (["--clean-option", "min_words"], "--clean-option expects NAME=VALUE"),
+    ],
+)
+def test_cli_configuration_errors_are_one_line(tmp_path, args, message):
+    proc = subprocess.run([sys.executable, "-m", "webtext.cli", "build", *args], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "webtext-out").exists()
+
+
+def test_library_does_not_import_beam():
+    code = "import webtext.cli, webtext.build_cli, webtext.config, sys; webtext.cli.build_parser(); " \
+           "print(any(m.startswith(('apache_beam', 'airflow')) for m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "False", proc.stderr
