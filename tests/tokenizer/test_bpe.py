@@ -258,3 +258,17 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert cli_main(["tokenizer", "train", "--shards", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "nope" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_rerun_with_same_inputs_skips_and_returns_the_same_result(trained, tmp_path):
+    shards, out = trained
+    stamp = (out / "vocab.bpe").stat().st_mtime_ns
+    again = bpe.train(shards, out, vocab_size=1200, workers=2)
+    assert (out / "vocab.bpe").stat().st_mtime_ns == stamp
+    fresh = bpe.train(shards, tmp_path / "fresh", vocab_size=1200, workers=2)
+    assert again.merges == fresh.merges and again.token_bytes == fresh.token_bytes and again.eot_id == 1199
+    report = json.loads((tmp_path / "fresh" / "train_report.json").read_text())
+    assert report["distinct_words"] > 1000 and report["inputs"]["vocab_size"] == 1200
+    # other settings: trained again
+    smaller = bpe.train(shards, tmp_path / "fresh", vocab_size=600, workers=2)
+    assert smaller.vocab_size == 600 and smaller.merges == fresh.merges[: 600 - 257]

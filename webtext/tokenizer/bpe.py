@@ -62,6 +62,7 @@ from __future__ import annotations
 import heapq
 import multiprocessing as mp
 import os
+import queue as queue_module
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -209,7 +210,17 @@ def count_words(
             finished = 0
             mb = 0.0
             while finished < workers:
-                kind, a, b = queue.get()
+                try:
+                    kind, a, b = queue.get(timeout=2.0)
+                except queue_module.Empty:
+                    # a process killed from outside (e.g. out of memory) sends nothing: notice it
+                    dead = [p for p in procs if p.exitcode not in (None, 0)]
+                    if dead:
+                        raise InputError(
+                            f"a counting process died (exit code {dead[0].exitcode}); if it ran out of memory, lower --max-words",
+                            path=str(folder),
+                        ) from None
+                    continue
                 if kind == "progress":
                     mb += b / 1e6
                     progress.update(a, MB=f"{mb:,.0f}")
@@ -484,10 +495,23 @@ def train(
 
     if vocab_size < 257 or vocab_size > _SHIFT:
         raise InputError(f"--vocab-size must be between 257 and {_SHIFT}, got {vocab_size}")
+    out = Path(out)
+    files = find_parquet_files(shards)
+    inputs = {
+        "shards": [{"name": str(f.relative_to(Path(shards))), "bytes": f.stat().st_size} for f in files],
+        "vocab_size": vocab_size,
+        "max_words": max_words,
+        "min_pair_count": min_pair_count,
+    }
+    done = _finished_run(out, inputs)
+    if done is not None:
+        log("tokenizer", f"{out} is up to date (same shards and settings); nothing to do")
+        return done
     t0 = time.monotonic()
     word_counts, stats = count_words(shards, workers=workers, max_words=max_words)
     t1 = time.monotonic()
     log("tokenizer", f"{stats.documents:,} documents, {stats.bytes / 1e6:,.1f} MB, {len(word_counts):,} distinct words; merging")
+    n_words = len(word_counts)
     result = learn_merges(word_counts, vocab_size - 257, min_pair_count=min_pair_count)
     t2 = time.monotonic()
     del word_counts
@@ -511,6 +535,7 @@ def train(
             "skipped_duplicates": result.skipped_duplicates,
             "documents": stats.documents,
             "bytes": stats.bytes,
+            "distinct_words": n_words,
             "pretokens": stats.pretokens,
             "max_words": max_words,
             "pruned_words": stats.pruned_words,
@@ -518,9 +543,51 @@ def train(
             "max_undercount": stats.prune_threshold_sum,
             "last_merge_count": result.counts[-1] if result.counts else None,
             "seconds": seconds,
+            "inputs": inputs,
         },
     )
     if result.stopped_early:
         log("tokenizer", f"stopped early: no pair left with count >= {min_pair_count}; vocabulary {trained.vocab_size}")
     log("tokenizer", f"wrote {out} ({trained.vocab_size:,} tokens) in {t3 - t0:.1f} s")
     return trained
+
+
+def _finished_run(out: Path, inputs: dict) -> TrainResult | None:
+    """The result of an earlier complete run into `out` with the same inputs, else None.
+
+    `train_report.json` is written last, so its presence with matching inputs means every other
+    file was written (each by rename) by that run.
+    """
+    import json
+
+    from webtext.tokenizer.encoder import load as load_encoder
+
+    report_path = out / "train_report.json"
+    names = ("encoder.json", "vocab.bpe", "tokenizer.json", "tokenizer.tiktoken")
+    if not report_path.is_file() or not all((out / n).is_file() for n in names):
+        return None
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    if report.get("inputs") != inputs:
+        return None
+    enc = load_encoder(out)
+    by_id = sorted(enc.token_bytes().items(), key=lambda kv: kv[1])
+    token_bytes = [b for b, _ in by_id]
+    index = {enc_tok: i for i, enc_tok in enumerate(token_bytes)}
+    from webtext.tokenizer.encoder import token_to_bytes
+
+    merges = [(index[token_to_bytes(a)], index[token_to_bytes(b)]) for a, b in enc.merges]
+    stats = CountStats(
+        documents=report.get("documents", 0),
+        bytes=report.get("bytes", 0),
+        pretokens=report.get("pretokens", 0),
+        pruned_words=report.get("pruned_words", 0),
+        pruned_occurrences=report.get("pruned_occurrences", 0),
+        prune_threshold_sum=report.get("max_undercount", 0),
+    )
+    return TrainResult(
+        merges, token_bytes, len(token_bytes) + 1, stats, report.get("skipped_duplicates", 0),
+        bool(report.get("stopped_early")), dict(report.get("seconds", {})),
+    )
