@@ -153,6 +153,8 @@ class Dist:
         if self.enabled and device_opt.startswith("cuda"):
             device_opt = f"cuda:{self.local_rank}"
         self.device = torch.device(device_opt)
+        if self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", torch.cuda.current_device())
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         if self.enabled:
