@@ -122,7 +122,7 @@ def test_count_words_matches_regex_counts(tmp_path, articles):
     shards = write_shards(tmp_path / "shards", texts, n_files=3, row_group_size=4)
     counts, stats = bpe.count_words(shards, workers=2)
     assert counts == pretokens([t for t in texts if t])
-    assert stats.documents == 31 and stats.pruned_words == 0
+    assert stats.documents == 31 and stats.empty_documents == 2 and stats.pruned_words == 0
     assert stats.bytes == sum(len(t.encode("utf-8")) for t in texts if t)
 
 

@@ -111,23 +111,22 @@ def iter_tasks(files: list[Path]) -> list[tuple[str, int]]:
     return tasks
 
 
-def iter_texts(path: str, row_group: int, batch_size: int = 2048) -> Iterator[str]:
-    """The non-null `text` values of one row group, streamed in record batches."""
+def iter_texts(path: str, row_group: int, batch_size: int = 2048) -> Iterator[str | None]:
+    """The `text` values of one row group (None for a null), streamed in record batches."""
     import pyarrow.parquet as pq
 
     try:
         pf = pq.ParquetFile(path)
         for batch in pf.iter_batches(batch_size=batch_size, row_groups=[row_group], columns=["text"]):
-            for t in batch.column(0).to_pylist():
-                if t:
-                    yield t
+            yield from batch.column(0).to_pylist()
     except OSError as exc:
         raise InputError(f"cannot read row group {row_group}: {exc}", path=path) from None
 
 
 @dataclass
 class CountStats:
-    documents: int = 0
+    documents: int = 0  # documents with text
+    empty_documents: int = 0  # null or empty `text`, skipped
     bytes: int = 0
     pretokens: int = 0
     pruned_words: int = 0
@@ -172,6 +171,9 @@ def _count_worker(tasks: list[tuple[str, int]], cap: int, queue) -> None:
         for path, rg in tasks:
             done = CountStats()
             for text in iter_texts(path, rg):
+                if not text:  # nothing to learn from; counted so the report adds up
+                    done.empty_documents += 1
+                    continue
                 pieces = pat.findall(text)
                 counts.update(pieces)
                 done.documents += 1
@@ -534,6 +536,7 @@ def train(
             "min_pair_count": min_pair_count,
             "skipped_duplicates": result.skipped_duplicates,
             "documents": stats.documents,
+            "empty_documents": stats.empty_documents,
             "bytes": stats.bytes,
             "distinct_words": n_words,
             "pretokens": stats.pretokens,
@@ -581,6 +584,7 @@ def _finished_run(out: Path, inputs: dict) -> TrainResult | None:
     merges = [(index[token_to_bytes(a)], index[token_to_bytes(b)]) for a, b in enc.merges]
     stats = CountStats(
         documents=report.get("documents", 0),
+        empty_documents=report.get("empty_documents", 0),
         bytes=report.get("bytes", 0),
         pretokens=report.get("pretokens", 0),
         pruned_words=report.get("pruned_words", 0),

@@ -123,38 +123,34 @@ class Encoder:
         ids = self._cache.get(symbols)
         if ids is not None:
             return ids
-        direct = self.encoder.get(symbols)
-        if direct is not None and len(symbols) == 1:
-            ids = [direct]
-        else:
-            word = list(symbols)
-            ranks = self.bpe_ranks
-            while len(word) > 1:
-                # The adjacent pair with the lowest rank; merge all its occurrences left to right.
-                best = None
-                best_rank = None
-                for pair in zip(word, word[1:]):
-                    r = ranks.get(pair)
-                    if r is not None and (best_rank is None or r < best_rank):
-                        best, best_rank = pair, r
-                if best is None:
-                    break
-                first, second = best
-                merged = first + second
-                out: list[str] = []
-                i, n = 0, len(word)
-                while i < n:
-                    if i < n - 1 and word[i] == first and word[i + 1] == second:
-                        out.append(merged)
-                        i += 2
-                    else:
-                        out.append(word[i])
-                        i += 1
-                word = out
-            try:
-                ids = [self.encoder[s] for s in word]
-            except KeyError as exc:  # a symbol the vocabulary lacks: the files are inconsistent
-                raise InputError(f"symbol {exc.args[0]!r} produced by the merges is not in encoder.json") from None
+        word = list(symbols)
+        ranks = self.bpe_ranks
+        while len(word) > 1:
+            # The adjacent pair with the lowest rank; merge all its occurrences left to right.
+            best = None
+            best_rank = None
+            for pair in zip(word, word[1:]):
+                r = ranks.get(pair)
+                if r is not None and (best_rank is None or r < best_rank):
+                    best, best_rank = pair, r
+            if best is None:
+                break
+            first, second = best
+            merged = first + second
+            out: list[str] = []
+            i, n = 0, len(word)
+            while i < n:
+                if i < n - 1 and word[i] == first and word[i + 1] == second:
+                    out.append(merged)
+                    i += 2
+                else:
+                    out.append(word[i])
+                    i += 1
+            word = out
+        try:
+            ids = [self.encoder[s] for s in word]
+        except KeyError as exc:  # a symbol the vocabulary lacks: the files are inconsistent
+            raise InputError(f"symbol {exc.args[0]!r} produced by the merges is not in encoder.json") from None
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[symbols] = ids
