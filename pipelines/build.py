@@ -22,6 +22,7 @@ scale that is ~40 GB of text through one process, about 10 minutes (docs/pipelin
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -48,6 +49,7 @@ def run_build(config: BuildConfig) -> dict:
     reports: dict[str, StageReport] = {}
     timings: dict[str, dict] = {}
     stale = False  # once one stage reruns, every later stage must rerun too
+    manifest = None
     todo = config.stages_to_run()
     for i, stage in enumerate(todo, 1):
         fingerprint = config.fingerprint(stage)
@@ -62,6 +64,7 @@ def run_build(config: BuildConfig) -> dict:
         t0 = time.monotonic()
         if stage == "shards":
             report, extra = _run_shards(config, reports)
+            manifest = extra.pop("manifest")
         else:
             report, extra = _run_stage_pipeline(config, stage)
         seconds = time.monotonic() - t0
@@ -73,9 +76,8 @@ def run_build(config: BuildConfig) -> dict:
         log("build", f"[{i}/{len(todo)}] {stage}: read {report.read:,}, kept {report.kept:,}, dropped: {dropped} ({seconds:.1f} s)")
     total = time.monotonic() - started
     if "shards" in todo:
-        from webtext.shards import read_manifest
-
-        manifest = read_manifest(config.out) if not config.is_remote else {}
+        if manifest is None:  # the shards stage was reused: its manifest is on disk
+            manifest = json.loads(store.read_bytes(store.join(config.out, "manifest.json")))
         log("build", f"done in {total:.1f} s: {config.out}/manifest.json, {config.out}/CARD.md")
         return manifest
     log("build", f"stopped after {todo[-1]} ({total:.1f} s)")
@@ -217,29 +219,41 @@ def _user_error(exc: Exception) -> Exception:
 
 
 def _run_shards(config: BuildConfig, reports: dict[str, StageReport]) -> tuple[StageReport, dict]:
-    """Shards, manifest and card from the dedup stage's output (the library's writers)."""
+    """Shards, manifest and card from the dedup stage's output (the library's writers).
+
+    The writers work on a local folder: for a `gs://` output they write to a temporary folder whose
+    files are then copied up (shards first, the manifest - which marks a complete build - last)."""
+    import tempfile
+
     from webtext.card import write_card
     from webtext.shards import DEFAULT_TARGET_BYTES, write_manifest, write_shards
 
-    if config.is_remote:
-        raise WebtextError("writing shards to gs:// is done by `gsutil cp -r` of a local build for now; use a local --out")
     docs = store.read_jsonl(store.data_prefix(config.out, "dedup") + "-*.jsonl.gz")
     report = StageReport("shards")
     report.keep(len(docs))
-    shards_dir = os.path.join(config.out, "shards")
-    infos = write_shards(docs, shards_dir, target_bytes=config.shard_target_bytes or DEFAULT_TARGET_BYTES)
-    for info in infos:
-        info["file"] = f"shards/{info['file']}"
-    stage_reports = [reports[s] for s in STAGES if s in reports and s != "shards"] + [report]
-    manifest_config = {
-        **config.to_dict(),
-        "pipeline": {
-            "engine": "apache_beam",
-            "runner": config.runner,
-            "workers": config.effective_workers() if config.is_local_runner else None,
-            "counts": "Beam metrics (namespace webtext.<stage>: read, kept, drop.<reason>)",
-        },
-    }
-    manifest = write_manifest(config.out, config=manifest_config, reports=stage_reports, shards=infos)
-    write_card(config.out, manifest)
-    return report, {"shards": [i["file"] for i in infos]}
+    with tempfile.TemporaryDirectory(prefix="webtext-shards-", ignore_cleanup_errors=True) as staging:
+        local = staging if config.is_remote else config.out
+        infos = write_shards(docs, os.path.join(local, "shards"), target_bytes=config.shard_target_bytes or DEFAULT_TARGET_BYTES)
+        for info in infos:
+            info["file"] = f"shards/{info['file']}"
+        stage_reports = [reports[s] for s in STAGES if s in reports and s != "shards"] + [report]
+        manifest_config = {
+            **config.to_dict(),
+            "pipeline": {
+                "engine": "apache_beam",
+                "runner": config.runner,
+                "workers": config.effective_workers() if config.is_local_runner else None,
+                "counts": "Beam metrics (namespace webtext.<stage>: read, kept, drop.<reason>)",
+            },
+        }
+        manifest = write_manifest(local, config=manifest_config, reports=stage_reports, shards=infos)
+        write_card(local, manifest)
+        if config.is_remote:
+            from pipelines.transforms import _upload_tree
+
+            manifest_file = os.path.join(local, "manifest.json")
+            manifest_bytes = open(manifest_file, "rb").read()
+            os.unlink(manifest_file)
+            _upload_tree(local, config.out)  # shards and card (this removes the staging folder's files)
+            store.write_bytes(store.join(config.out, "manifest.json"), manifest_bytes)
+    return report, {"shards": [i["file"] for i in infos], "manifest": manifest}
