@@ -404,7 +404,7 @@ class LinkAggregator:
 # ---------------------------------------------------------------------------------------------
 
 ROWS_PER_FILE = 1_000_000
-_BATCH = 50_000
+_BATCH = 20_000  # rows per Parquet row group; also the most rows held before writing
 
 
 def links_schema():
