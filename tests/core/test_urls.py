@@ -44,3 +44,21 @@ def test_reddit_hosts_and_domain():
     assert not is_reddit("https://notreddit.com/")
     assert domain_of("https://WWW.Example.com/x") == "example.com"
     assert domain_of("https://news.example.com/x") == "news.example.com"
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        # queries that are not key=value pairs keep their exact bytes
+        ("http://a.com/index.ssf?/base/news-3/x.xml&coll=1", "http://a.com/index.ssf?/base/news-3/x.xml&coll=1"),
+        ("http://a.com/p?hp&ex=1", "http://a.com/p?ex=1&hp"),
+        ("http://a.com/p?id=1;sid=2", "http://a.com/p?id=1;sid=2"),
+        ("http://a.com/s?q=a+b&utm_medium=x", "http://a.com/s?q=a+b"),
+        ("http://a.com/p?q=%7e%2f", "http://a.com/p?q=~%2F"),
+        ("http://a.com/a/./b/../c/", "http://a.com/a/c"),
+        ("http://a.com/../x", "http://a.com/x"),
+        ("http://nyt.com/2005/a.html?ex=1&en=2&partner=rss&emc=rss", "http://nyt.com/2005/a.html?en=2&ex=1"),
+    ],
+)
+def test_query_items_kept_verbatim(raw, expected):
+    assert normalize_url(raw) == expected
