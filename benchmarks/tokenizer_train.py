@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -161,6 +162,7 @@ def main() -> None:
     from webtext.tokenizer import bpe, load
 
     ours_dir = work / "webtext-tokenizer"
+    shutil.rmtree(ours_dir, ignore_errors=True)  # train from scratch: a finished run would be skipped
     t = time.perf_counter()
     result = bpe.train(shards, ours_dir, vocab_size=args.vocab_size, workers=args.cores)
     ours_wall = time.perf_counter() - t
@@ -172,12 +174,14 @@ def main() -> None:
     n_bytes = len(held.encode("utf-8"))
     ours_tokens = len(load(ours_dir).encode_ordinary(held))
     hf_tokens = len(Tokenizer.from_file(str(hf_json)).encode(held).ids)
+    gpt2_tokens = len(load(SHARED / "data" / "gpt2").encode_ordinary(held))
 
     print(f"project trainer: {ours_wall:8.2f} s wall  (count {result.seconds['count']:.2f} s, merge {result.seconds['merge']:.2f} s, "
           f"write {result.seconds['write']:.2f} s), vocab {result.vocab_size}")
     print(f"HF tokenizers  : {hf_wall:8.2f} s wall  (in-process {hf['seconds']:.2f} s), vocab {hf['vocab']}")
     print(f"ratio project / HF (wall): {ours_wall / hf_wall:.2f}  (target <= 3)")
     print(f"held-out bytes/token ({n_bytes:,} bytes of the 40 dev articles): project {n_bytes / ours_tokens:.3f}, HF {n_bytes / hf_tokens:.3f}")
+    print(f"  (for scale: OpenAI's GPT-2 vocabulary, trained on WebText itself: {n_bytes / gpt2_tokens:.3f})")
 
 
 if __name__ == "__main__":

@@ -365,39 +365,48 @@ def learn_merges(
         # Apply the merge in every word that (may) contain the pair; collect count changes.
         delta: dict[int, int] = {}
         new_pairs: dict[int, None] = {}
+        same = a == b
         for w in pair_words.pop(best):
             sym = words[w]
             n = len(sym)
-            # occurrences, left to right and non-overlapping (as the encoder merges them);
-            # list.index scans at C speed
+            # Occurrences, left to right and non-overlapping (as the encoder merges them). The
+            # scans run at C speed (list.count / list.index) and raise no exception when a != b.
+            na = sym.count(a)
+            if not na:  # stale index entry: the word lost the pair to an earlier merge
+                continue
             hits = []
             i = 0
-            try:
-                while True:
+            if not same:
+                for _ in range(na):
                     i = sym.index(a, i)
                     if i + 1 < n and sym[i + 1] == b:
                         hits.append(i)
                         i += 2
                     else:
                         i += 1
-            except ValueError:
-                pass
-            if not hits:  # stale index entry: the word lost the pair to an earlier merge
+            else:  # "a a a": a hit swallows the next a, so the count of a's is only an upper bound
+                while i < n - 1:
+                    if sym[i] == a and sym[i + 1] == a:
+                        hits.append(i)
+                        i += 2
+                    else:
+                        i += 1
+            if not hits:
                 continue
             cnt = counts[w]
             # Old pairs touching a merged position start at i-1, i, i+1 for each hit i (i-1 is
-            # skipped when the previous hit already counted it as its i+1).
+            # skipped when the previous hit already counted it as its i+1). The pair itself is
+            # not tracked: its count is dropped after the merge.
             prev = -3
             for i in hits:
                 if i > 0 and prev != i - 2:
                     k = sym[i - 1] * _SHIFT + a
                     delta[k] = delta.get(k, 0) - cnt
-                delta[best] = delta.get(best, 0) - cnt
                 if i + 2 < n:
                     k = b * _SHIFT + sym[i + 2]
                     delta[k] = delta.get(k, 0) - cnt
                 prev = i
-            # the new word
+            # the new word; hit number h of old index i lands at new index i - h
             if len(hits) == 1:
                 i = hits[0]
                 new = sym[:i]
@@ -414,30 +423,26 @@ def learn_merges(
             words[w] = new
             m = len(new)
             # New pairs: those with the new symbol, each counted once ("c c" is one pair).
-            j = -1
-            try:
-                while True:
-                    j = new.index(c, j + 1)
-                    if j > 0 and new[j - 1] != c:
-                        k = new[j - 1] * _SHIFT + c
-                        delta[k] = delta.get(k, 0) + cnt
-                        pws = pair_words.get(k)
-                        if pws is None:
-                            pair_words[k] = {w}
-                        else:
-                            pws.add(w)
-                        new_pairs[k] = None
-                    if j < m - 1:
-                        k = c * _SHIFT + new[j + 1]
-                        delta[k] = delta.get(k, 0) + cnt
-                        pws = pair_words.get(k)
-                        if pws is None:
-                            pair_words[k] = {w}
-                        else:
-                            pws.add(w)
-                        new_pairs[k] = None
-            except ValueError:
-                pass
+            for h, i in enumerate(hits):
+                j = i - h
+                if j > 0 and new[j - 1] != c:
+                    k = new[j - 1] * _SHIFT + c
+                    delta[k] = delta.get(k, 0) + cnt
+                    pws = pair_words.get(k)
+                    if pws is None:
+                        pair_words[k] = {w}
+                    else:
+                        pws.add(w)
+                    new_pairs[k] = None
+                if j < m - 1:
+                    k = c * _SHIFT + new[j + 1]
+                    delta[k] = delta.get(k, 0) + cnt
+                    pws = pair_words.get(k)
+                    if pws is None:
+                        pair_words[k] = {w}
+                    else:
+                        pws.add(w)
+                    new_pairs[k] = None
         for k, d in delta.items():
             if d:
                 v = pair_counts.get(k, 0) + d
