@@ -16,7 +16,11 @@ COPY pipelines/ pipelines/
 COPY dags/ dags/
 
 # The CPU build of torch: the default index would pull several GB of CUDA wheels.
+# WEBTEXT_EXTRAS=dev,dataflow adds apache-beam[gcp] so the image also serves as Dataflow's worker
+# container (docs/pipeline.md); the default keeps the image small.
+ARG WEBTEXT_EXTRAS=dev
 ENV PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu \
+    WEBTEXT_EXTRAS=${WEBTEXT_EXTRAS} \
     VENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     HF_HUB_OFFLINE=1 \

@@ -21,6 +21,6 @@ if ! "$VENV/bin/python" -c "import importlib.util,sys; sys.exit(importlib.util.f
   pip install -q --no-build-isolation --no-deps "dragnet==2.0.4"
 fi
 echo "[install] installing webtext and its dependencies"
-pip install -q -c constraints.txt -e ".[dev]"
+pip install -q -c constraints.txt -e ".[${WEBTEXT_EXTRAS:-dev}]"
 "$VENV/bin/webtext" --version
 echo "[install] done: $VENV"
