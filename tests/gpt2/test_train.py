@@ -105,3 +105,34 @@ def test_cli_train_and_resume(small_vocab_dir, tmp_path, read_log):
     log = read_log(tmp_path / "run")
     assert [r["step"] for r in log if r["type"] == "train"] == [0, 1, 2]
     assert json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[0])["type"] == "start"
+
+
+def test_ddp_two_processes_match_one(small_vocab_dir, tmp_path, read_log):
+    """torchrun with 2 CPU processes (gloo): each takes half of every global batch, gradients are
+    averaged, so the loss curve equals a single process's with the same global batch."""
+    import os
+    import subprocess
+    import sys
+
+    common = ["--data", str(small_vocab_dir), "--model", "gpt2-tiny", "--block-size", "64", "--total-batch-tokens", "1024",
+              "--max-steps", "4", "--warmup-steps", "1", "--lr", "3e-3", "--eval-interval", "2", "--eval-iters", "2",
+              "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    code = "import sys; from webtext.cli import main; sys.exit(main(sys.argv[1:]))"
+    single = subprocess.run([sys.executable, "-c", code, "train", "--out", str(tmp_path / "one"), "--batch-size", "8", *common],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert single.returncode == 0, single.stderr[-2000:]
+    script = tmp_path / "run_cli.py"
+    script.write_text(code + "\n")
+    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          str(script), "train", "--out", str(tmp_path / "two"), "--batch-size", "4", *common],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    one = [r for r in read_log(tmp_path / "one") if r["type"] in ("train", "eval")]
+    two = [r for r in read_log(tmp_path / "two") if r["type"] in ("train", "eval")]
+    start = read_log(tmp_path / "two")[0]
+    assert start["world_size"] == 2 and start["grad_accum"] == 2  # and no_sync on the first micro-step
+    assert [(r["type"], r["step"]) for r in one] == [(r["type"], r["step"]) for r in two]
+    for a, b in zip(one, two):
+        key = "loss" if a["type"] == "train" else "val_loss"
+        assert b[key] == pytest.approx(a[key], rel=1e-5, abs=1e-5)

@@ -52,6 +52,10 @@ def _train(args) -> int:
             values[name] = v
             explicit.add(name)
     summary = train(TrainConfig(**values), resume=args.resume, stop_after=args.stop_after, explicit=explicit)
+    import os
+
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # torchrun: one summary line, from rank 0
     val = f", val loss {summary['val_loss']:.4f}" if summary["val_loss"] is not None else ""
     print(f"trained to step {summary['step']}{val}; checkpoint {summary['checkpoint']}")
     return 0
