@@ -107,9 +107,10 @@ def test_cli_train_and_resume(small_vocab_dir, tmp_path, read_log):
     assert json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[0])["type"] == "start"
 
 
-def test_ddp_two_processes_match_one(small_vocab_dir, tmp_path, read_log):
+def test_ddp_and_fsdp_two_processes_match_one(small_vocab_dir, tmp_path, read_log):
     """torchrun with 2 CPU processes (gloo): each takes half of every global batch, gradients are
-    averaged, so the loss curve equals a single process's with the same global batch."""
+    averaged, so the loss curve equals a single process's with the same global batch. The same with
+    FSDP2 sharding, stopped and resumed in between (full state dicts gathered and re-sharded)."""
     import os
     import subprocess
     import sys
@@ -124,15 +125,25 @@ def test_ddp_two_processes_match_one(small_vocab_dir, tmp_path, read_log):
     assert single.returncode == 0, single.stderr[-2000:]
     script = tmp_path / "run_cli.py"
     script.write_text(code + "\n")
-    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                          str(script), "train", "--out", str(tmp_path / "two"), "--batch-size", "4", *common],
-                         env=env, capture_output=True, text=True, timeout=300)
-    assert ddp.returncode == 0, ddp.stderr[-3000:]
+
+    def torchrun(out, *extra):
+        proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                               str(script), "train", "--out", str(tmp_path / out), "--batch-size", "4", *common, *extra],
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+
+    torchrun("two")
+    torchrun("fsdp", "--fsdp", "--stop-after", "2")
+    torchrun("fsdp", "--fsdp", "--resume")
     one = [r for r in read_log(tmp_path / "one") if r["type"] in ("train", "eval")]
     two = [r for r in read_log(tmp_path / "two") if r["type"] in ("train", "eval")]
     start = read_log(tmp_path / "two")[0]
     assert start["world_size"] == 2 and start["grad_accum"] == 2  # and no_sync on the first micro-step
     assert [(r["type"], r["step"]) for r in one] == [(r["type"], r["step"]) for r in two]
-    for a, b in zip(one, two):
+    fsdp = [r for r in read_log(tmp_path / "fsdp") if r["type"] in ("train", "eval")]
+    assert read_log(tmp_path / "fsdp")[0]["fsdp"] is True
+    assert [(r["type"], r["step"]) for r in one] == [(r["type"], r["step"]) for r in fsdp]
+    for a, b, c in zip(one, two, fsdp):
         key = "loss" if a["type"] == "train" else "val_loss"
         assert b[key] == pytest.approx(a[key], rel=1e-5, abs=1e-5)
+        assert c[key] == pytest.approx(a[key], rel=1e-5, abs=1e-5)
