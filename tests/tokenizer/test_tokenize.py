@@ -96,3 +96,20 @@ def test_tokenize_errors(tmp_path, corpus, gpt2_dir):
     (big / "tokenizer.tiktoken").write_text("YQ== 70000\n")
     with pytest.raises(ConfigError, match="uint16"):
         tokenize_corpus(shards, big, tmp_path / "out")
+
+
+def test_tokenize_with_a_trained_tokenizer(tmp_path, corpus):
+    from webtext.tokenizer.bpe import train
+
+    shards = write_shards(tmp_path / "shards", corpus, n_files=2, row_group_size=25)
+    tok = tmp_path / "tok"
+    train(shards, tok, vocab_size=700, workers=2)
+    meta = tokenize_corpus(shards, tok, tmp_path / "tokens", val_permille=0, workers=2)
+    assert meta["eot_token"] == 699 and meta["vocab_size"] == 700 and meta["tokens_val"] == 0
+    ids = np.fromfile(tmp_path / "tokens" / "train.bin", dtype=np.uint16)
+    enc = load(tok)  # the pure-Python encoder on the GPT-2-format files gives the same ids
+    want: list[int] = []
+    for t in [t for i in range(2) for t in corpus[i::2] if t]:
+        want.extend(enc.encode_ordinary(t))
+        want.append(699)
+    assert ids.tolist() == want

@@ -183,7 +183,7 @@ def _count_worker(tasks: list[tuple[str, int]], cap: int, queue) -> None:
                     prune(counts, cap, stats)
             stats.add(done)
             queue.put(("progress", done.documents, done.bytes))
-        queue.put(("done", dict(counts), stats))
+        queue.put(("done", counts, stats))
     except Exception as exc:  # hand the error to the parent, which raises it with its message
         queue.put(("error", f"{type(exc).__name__}: {exc}", None))
 
