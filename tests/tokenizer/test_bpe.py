@@ -272,3 +272,21 @@ def test_rerun_with_same_inputs_skips_and_returns_the_same_result(trained, tmp_p
     # other settings: trained again
     smaller = bpe.train(shards, tmp_path / "fresh", vocab_size=600, workers=2)
     assert smaller.vocab_size == 600 and smaller.merges == fresh.merges[: 600 - 257]
+
+
+def test_no_token_crosses_a_pretoken_boundary(trained, varied_text, tmp_path):
+    # letters, digits, other symbols and whitespace never share a token; a leading space may join
+    pat = regex.compile(GPT2_PATTERN)
+    shards = write_shards(tmp_path / "shards", [varied_text(200_000, seed=11)], n_files=1)
+    bpe.train(shards, tmp_path / "tok", vocab_size=800, workers=1)  # unicode, emoji, code, whitespace runs
+    for folder in (trained[1], tmp_path / "tok"):
+        enc = load(folder)
+        checked = 0
+        for tb in enc.token_bytes():
+            try:
+                s = tb.decode("utf-8")
+            except UnicodeDecodeError:  # part of a multi-byte character
+                continue
+            assert pat.findall(s) == [s], s
+            checked += 1
+        assert checked > 500
