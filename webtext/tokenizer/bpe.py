@@ -43,7 +43,10 @@ each word only the pairs around a merged position change (old ones decremented, 
 new symbol incremented). Counts only ever *decrease* except for pairs with the newly made symbol,
 which are pushed once after the merge, so heap entries are checked lazily on pop: an entry whose
 count is stale is pushed back with the current count. The index is lazy too (a word whose pair
-went away stays listed and is skipped when visited). Initial pair counts are built with numpy.
+went away stays listed and is skipped when visited). Initial pair counts are built with numpy,
+word scans use C-speed `list.count`/`list.index`, and Python's cyclic garbage collector is paused
+during the merges (the state is millions of cycle-free lists and sets that every collection would
+walk; pausing it halves the merge time).
 
 **Bounded memory** (a corpus larger than RAM). Text is streamed; what grows is the word-count
 table. Each counting process keeps at most `max_words / workers` distinct words; when its table
@@ -51,7 +54,7 @@ overflows, it prunes the rarest words (those at or below the count that keeps th
 its cap), in the manner of lossy counting. The merged table is capped at `max_words` the same way.
 Frequent words are never lost (a word's count is only ever under-counted, by at most the sum of
 the pruning thresholds, which `train_report.json` records with the number of pruned words and
-occurrences); the dropped tail is rare words that could only have influenced the last, rarest
+occurrences); the dropped tail is rare words, whose pairs matter mostly to the last, rarest
 merges. The merge phase peaks at about 1.5 KB per distinct word (symbol lists, the pair -> words
 index, the heap), so the default cap of 2 M words keeps it near 3 GB whatever the corpus size;
 raise `--max-words` on a bigger machine.
