@@ -39,8 +39,6 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
-
 from webtext.errors import ConfigError, InputError
 from webtext.progress import Progress, log
 from webtext.report import StageReport, write_json_atomic
@@ -48,7 +46,7 @@ from webtext.tokenizer.bpe import find_parquet_files, iter_tasks
 from webtext.tokenizer.encoder import ENDOFTEXT
 
 DEFAULT_VAL_PERMILLE = 5
-DTYPE = np.uint16
+DTYPE = "uint16"  # numpy dtype of the token files (numpy is imported where it is used)
 
 
 def is_val(text: str, val_permille: int) -> bool:
@@ -85,6 +83,7 @@ def _init_worker(tokenizer_dir: str, val_permille: int) -> None:
 
 def _encode_task(task: tuple[str, int]) -> tuple[bytes, bytes, dict]:
     """Encode one row group; return (train ids bytes, val ids bytes, counts)."""
+    import numpy as np
     import pyarrow.parquet as pq
 
     path, rg = task
@@ -128,6 +127,8 @@ def tokenize_corpus(
     workers: int | None = None,
 ) -> dict:
     """Tokenize every shard under `shards` with the tokenizer folder; return what meta.json holds."""
+    import numpy as np
+
     from webtext.tokenizer.export import load_ranks
 
     if not 0 <= val_permille <= 1000:
