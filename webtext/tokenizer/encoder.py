@@ -106,7 +106,7 @@ class Encoder:
             if self.special_tokens
             else None
         )
-        self._cache: dict[str, list[int]] = {}
+        self._piece_cache: dict[str, list[int]] = {}  # pre-token text -> ids
 
     # ---------------------------------------------------------------- properties
     @property
@@ -119,10 +119,7 @@ class Encoder:
 
     # ---------------------------------------------------------------- BPE core
     def _bpe(self, symbols: str) -> list[int]:
-        """Merge the GPT-2 symbols of one pre-token by rank; return their ids."""
-        ids = self._cache.get(symbols)
-        if ids is not None:
-            return ids
+        """Merge the GPT-2 symbols of one pre-token by rank; return their ids (callers cache)."""
         word = list(symbols)
         ranks = self.bpe_ranks
         while len(word) > 1:
@@ -151,9 +148,6 @@ class Encoder:
             ids = [self.encoder[s] for s in word]
         except KeyError as exc:  # a symbol the vocabulary lacks: the files are inconsistent
             raise InputError(f"symbol {exc.args[0]!r} produced by the merges is not in encoder.json") from None
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[symbols] = ids
         return ids
 
     def encode_ordinary(self, text: str) -> list[int]:
@@ -161,11 +155,15 @@ class Encoder:
         out: list[int] = []
         table = self._byte_table
         bpe = self._bpe
-        cache = self._cache
+        cache = self._piece_cache  # pre-token text -> ids: a hit skips the byte mapping too
         for piece in self._pat.findall(text):
-            symbols = piece.encode("utf-8").decode("latin-1").translate(table)
-            ids = cache.get(symbols)
-            out.extend(ids if ids is not None else bpe(symbols))
+            ids = cache.get(piece)
+            if ids is None:
+                ids = bpe(piece.encode("utf-8").decode("latin-1").translate(table))
+                if len(cache) >= _CACHE_LIMIT:
+                    cache.clear()
+                cache[piece] = ids
+            out.extend(ids)
         return out
 
     def encode(
