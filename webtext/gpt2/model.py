@@ -200,13 +200,19 @@ class GPT(nn.Module):
         for block in self.transformer.h:
             x = block(x)
         x = self.transformer.ln_f(x)
-        # The matrix product runs over the padded vocabulary (fast shapes); the padded columns are
-        # dropped before anything looks at them, so the softmax is exactly GPT-2's.
-        logits = self.lm_head(x)[..., : self.config.vocab_size]
+        # The matrix product runs over the padded vocabulary (fast shapes). The padded columns are
+        # set to -inf in place (the product's backward needs its inputs, not its output), so the loss
+        # is computed on the contiguous padded logits, with no copy, and equals GPT-2's softmax over
+        # the real vocabulary exactly; callers only ever see the real columns.
+        logits = self.lm_head(x)
+        V = self.config.vocab_size
         if targets is None:
-            return logits, None
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
-        return logits, loss
+            return logits[..., :V], None
+        if logits.size(-1) > V:
+            logits[..., V:] = float("-inf")
+        # Under bf16 autocast cross_entropy runs in float32 (it is on autocast's fp32 list).
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+        return logits[..., :V], loss
 
     def flops_per_token(self, seq_len: int | None = None) -> float:
         """Training FLOPs per token: 6 per parameter (forward + backward) plus attention's
