@@ -20,9 +20,9 @@ What is real and what is made up:
   not recorded ones.
 - Four archive records are written here, not captured: the near-duplicate copy (the SlashGear article
   with other boilerplate and small edits, on the reserved `example.com` domain), a Wikipedia-style page
-  (our own text), a small PNG for the image link, and a 404 page; plus 301 redirects: the bare-host
-  http URL of the Detroit News article, and the slash-less spelling of every "/.../" URL (the
-  harvest's normalised form, which the crawler asks for; real servers answer it with a 301).
+  (our own text), a small PNG for the image link, and a 404 page; plus a 301 redirect from the
+  bare-host http URL of the Detroit News article (and one from any URL whose normalised spelling,
+  which the crawler asks for, differs from the page's own, as a real server would answer).
 
 Deterministic: fixed record ids (UUID5 of the URL), fixed dates, fixed gzip/zstd settings and sorted
 records; running the script twice gives byte-identical files (it prints their sha256).
@@ -392,9 +392,9 @@ def archive_exchanges(shared: Path) -> list[Exchange]:
 
     out.append(_redirect(REDIRECT_FROM, PAGES["detroitnews"], when, "Varnish"))
 
-    # The harvest normalises URLs (webtext.urls: no trailing slash, no tracking parameters), and the
-    # crawler asks for the normalised spelling. A real server answers the slash-less spelling of a
-    # "/.../" page with a 301 to its canonical URL; the archive holds those hops, as a crawl would.
+    # The harvest normalises URLs (webtext.urls), and the crawler asks for the normalised spelling.
+    # Where that spelling differs from a page's URL, a real server would answer it with a 301 to the
+    # canonical URL; the archive holds such hops, as a crawl would.
     from webtext.urls import normalize_url
 
     archived = {e.url for e in out}
@@ -490,8 +490,7 @@ def write_readme(path: Path, cases: list[Case], sizes: dict[str, int]) -> None:
         "like Pushshift's; their dates (2016-2018) are set so the date cap has something to cut, though the",
         "pages were captured in 2018-2019. Written here rather than captured: the near-duplicate copy (on the",
         "reserved `example.com` domain), the Wikipedia-style page (our own text), the PNG, the 404 page and",
-        "the 301 redirects (from the bare-host http URL of one article, and from the slash-less,",
-        "normalised spelling of every URL ending in `/`, as the servers would answer the crawler).",
+        "the 301 redirect from the bare-host http URL of one article.",
         "",
         "## The planted cases",
         "",

@@ -13,9 +13,11 @@ posted twice with cosmetic differences counts once. The rules, applied in this o
    kept byte for byte (`?hp`, `?/path.xml&x=1`, `;` and `+` inside values stay as they are, since
    servers read them differently); the items are sorted by name (stable for repeated names), so
    parameter order does not make two URLs differ.
-5. Dot segments are resolved (`/a/../b` -> `/b`); an empty path becomes `/`; a trailing slash on
-   any other path is removed (`/a/b/` -> `/a/b`); percent-escapes are uppercased and escapes of
-   unreserved characters are decoded, in the path and the query.
+5. Dot segments are resolved (`/a/../b` -> `/b`); an empty path becomes `/`; percent-escapes are
+   uppercased and escapes of unreserved characters are decoded, in the path and the query.
+   A trailing slash is kept: the normalised URL is also the one the crawler asks for, and servers
+   disagree about `/a/b` and `/a/b/` (many answer one of them with a 404). The same article reached
+   both ways is caught later by its final URL and its text.
 6. `http` and `https` stay distinct, and so do `www.` and bare hosts: either can serve another
    page, and the dedup stage catches the same article reached both ways by its final URL and text.
 """
@@ -85,8 +87,6 @@ def normalize_url(url: str) -> str:
     if port is not None and not (scheme == "http" and port == 80) and not (scheme == "https" and port == 443):
         host = f"{host}:{port}"
     path = _remove_dot_segments(_normalise_escapes(quote(parts.path, safe=_SAFE)))
-    if len(path) > 1 and path.endswith("/"):
-        path = path.rstrip("/") or "/"
     items = []
     for item in parts.query.split("&"):
         if not item:

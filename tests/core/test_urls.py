@@ -6,9 +6,9 @@ from webtext.urls import domain_of, is_reddit, is_wikipedia, normalize_url
 @pytest.mark.parametrize(
     "raw, expected",
     [
-        ("HTTP://WWW.Example.COM:80/a/b/?utm_source=x&b=2&a=1#frag", "http://www.example.com/a/b?a=1&b=2"),
+        ("HTTP://WWW.Example.COM:80/a/b/?utm_source=x&b=2&a=1#frag", "http://www.example.com/a/b/?a=1&b=2"),
         ("https://example.com:443", "https://example.com/"),
-        ("https://example.com:8443/x/", "https://example.com:8443/x"),
+        ("https://example.com:8443/x/", "https://example.com:8443/x/"),
         ("  https://example.com/%7euser/%2f  ", "https://example.com/~user/%2F"),
         ("https://example.com/?fbclid=abc&gclid=1&id=7", "https://example.com/?id=7"),
         ("https://bücher.de/", "https://xn--bcher-kva.de/"),
@@ -55,7 +55,8 @@ def test_reddit_hosts_and_domain():
         ("http://a.com/p?id=1;sid=2", "http://a.com/p?id=1;sid=2"),
         ("http://a.com/s?q=a+b&utm_medium=x", "http://a.com/s?q=a+b"),
         ("http://a.com/p?q=%7e%2f", "http://a.com/p?q=~%2F"),
-        ("http://a.com/a/./b/../c/", "http://a.com/a/c"),
+        ("http://a.com/a/./b/../c/", "http://a.com/a/c/"),
+        ("http://a.com/a/b", "http://a.com/a/b"),
         ("http://a.com/../x", "http://a.com/x"),
         ("http://nyt.com/2005/a.html?ex=1&en=2&partner=rss&emc=rss", "http://nyt.com/2005/a.html?en=2&ex=1"),
     ],

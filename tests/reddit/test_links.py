@@ -84,7 +84,7 @@ def test_classify_reasons(changes, reason):
 
 def test_classify_normalises_and_types():
     sub, _ = classify(rec(created_utc=f"{CAP - 10}.0", score="12"), OPTS)
-    assert sub == Submission("abc", "https://news.example.com/story?a=1&b=2", "news.example.com", "science", CAP - 10, 12)
+    assert sub == Submission("abc", "https://news.example.com/story/?a=1&b=2", "news.example.com", "science", CAP - 10, 12)
 
 
 def test_reddit_html_escaping_is_undone_but_only_that():
