@@ -382,44 +382,13 @@ def _init_worker(timeout: float | None) -> None:
     dragnet.load_model()  # once per worker, not per page
 
 
-def documents_schema():
-    import pyarrow as pa
+def write_documents(rows: list[dict], out_dir: str | os.PathLike) -> list[Path]:
+    """Write rows, sorted by (url, final_url), as out_dir/documents/part-*.parquet, atomically, with
+    the documents-table schema that `webtext.shards` owns for every stage."""
+    from webtext.shards import write_documents as write_table
 
-    return pa.schema(
-        [
-            ("url", pa.string()),
-            ("final_url", pa.string()),
-            ("domain", pa.string()),
-            ("title", pa.string()),
-            ("text", pa.string()),
-            ("extractor", pa.string()),
-            ("text_sha1", pa.string()),
-            ("n_chars", pa.int64()),
-            ("n_words", pa.int64()),
-            ("subreddits", pa.list_(pa.string())),
-            ("reddit_ids", pa.list_(pa.string())),
-            ("first_created_utc", pa.int64()),
-            ("score", pa.int64()),
-            ("score_sum", pa.int64()),
-            ("n_submissions", pa.int64()),
-        ]
-    )
-
-
-def write_documents(rows: list[dict], out_dir: str | os.PathLike) -> Path:
-    """Write rows (sorted by url, final_url) to out_dir/documents/part-00000.parquet, atomically."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    folder = Path(out_dir) / "documents"
-    folder.mkdir(parents=True, exist_ok=True)
     rows = sorted(rows, key=lambda r: (r["url"], r["final_url"]))
-    table = pa.Table.from_pylist(rows, schema=documents_schema())
-    path = folder / "part-00000.parquet"
-    tmp = folder / f".part-00000.parquet.tmp-{os.getpid()}"
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
-    return path
+    return write_table(rows, out_dir)
 
 
 def extract_pages(
