@@ -8,6 +8,8 @@ then checks one case's row. Servers listen on 127.0.0.x, so the crawl runs with 
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -296,3 +298,35 @@ def test_loopback_refused_without_the_test_option(tmp_path):
         rows = fetch_urls(urls, tmp_path, opts)
         assert [r["error"] for r in rows] == ["forbidden_address"] * len(urls), rows
         assert site.hits == []  # not even robots.txt was asked for
+
+
+def test_per_host_concurrency_is_a_limit(tmp_path):
+    """No more than `per_domain_concurrency` requests in flight to one host, ever.
+
+    All requests wait for the host's robots.txt, then reach the downloader together; Scrapy
+    2.19's own downloader let every one of them out at once (webtext/fetch/downloader.py). The
+    server counts requests it is answering; a request leaves that count before the client has
+    its response, so the peak the server sees can only be at or under the client's limit.
+    """
+    lock, state = threading.Lock(), {"now": 0, "peak": 0}
+
+    def counted(i):
+        def route(h):
+            with lock:
+                state["now"] += 1
+                state["peak"] = max(state["peak"], state["now"])
+            try:
+                time.sleep(0.02)
+                S.send(h, 200, S.page(f"page {i}"))
+            finally:
+                with lock:
+                    state["now"] -= 1
+
+        return route
+
+    with S.Site("127.0.0.1", {f"/c{i}": counted(i) for i in range(40)}) as site:
+        urls = [site.url(f"/c{i}") for i in range(40)]
+        opts = FetchOptions(**{**OPTS, "per_domain_concurrency": 3, "download_timeout": 30, "retries": 0})
+        rows = fetch_urls(urls, tmp_path, opts)
+    assert [r["error"] for r in rows] == [None] * len(urls), [r for r in rows if r["error"]]
+    assert 1 <= state["peak"] <= 3, state

@@ -115,12 +115,18 @@ def scrapy_settings(opts: FetchOptions) -> dict:
         "WEBTEXT_ALLOW_LOOPBACK": opts.allow_loopback,
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
+        # Scrapy 2.19's RemoteControl extension (on by default) runs an HTTP server in the crawl
+        # process that executes Python code sent to it and writes a job file under $HOME.
+        "REMOTE_CONTROL_ENABLED": False,
         "LOG_LEVEL": opts.log_level,
         "HTTPERROR_ALLOW_ALL": True,  # the spider sees 4xx/5xx responses and logs their status
         "DUPEFILTER_CLASS": "scrapy.dupefilters.BaseDupeFilter",  # every URL gets its own fetch
         "DOWNLOADER_MIDDLEWARES": dict(DOWNLOADER_MIDDLEWARES),
         "DOWNLOAD_HANDLERS": {"file": None, "ftp": None, "s3": None, "data": None},
         "TWISTED_DNS_RESOLVER": f"{MW}.GuardedResolver",
+        # Scrapy 2.19's downloader lets every queued request of a host out at once under the
+        # asyncio reactor; this one enforces CONCURRENT_REQUESTS_PER_DOMAIN (see downloader.py).
+        "DOWNLOADER": "webtext.fetch.downloader.SlotBoundDownloader",
         "DNSCACHE_ENABLED": False,  # GuardedResolver keeps its own small cache of vetted answers
         "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
         "MEMUSAGE_ENABLED": False,
