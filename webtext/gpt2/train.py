@@ -530,5 +530,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     if dist.enabled:
         import torch.distributed as tdist
 
+        # Every rank reaches the end before any tears down its connections: without the barrier a
+        # fast rank's teardown can close a gloo pair the slower rank still reads from, and gloo's
+        # background thread then aborts the process (std::terminate) after training has finished.
+        tdist.barrier()
         tdist.destroy_process_group()
     return {"step": step, "train_loss": train_loss, "val_loss": val_loss, "checkpoint": str(ckpt_path)}
