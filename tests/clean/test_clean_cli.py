@@ -28,7 +28,7 @@ def test_clean_dedup_shard(tmp_path, gold, make_doc):
         make_doc("http://c.example/3", t3, created=300),
         make_doc("http://w.example/", t1, final_url="https://en.m.wikipedia.org/wiki/A"),
         make_doc("http://short.example/", "Too short."),
-        make_doc("http://dup.example/1", t1, final_url="http://a.example/1/", created=500),
+        make_doc("http://dup.example/1", t1, final_url="http://A.example:80/1#top", created=500),
         make_doc("http://near.example/3", t3[: int(len(t3) * 0.9)], created=400),
     ]
     write_documents(docs, tmp_path / "extract")

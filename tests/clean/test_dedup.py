@@ -140,7 +140,7 @@ def test_per_key_functions_match_the_in_memory_path(shared):
 
 
 def test_exact_keys(make_doc):
-    a = make_doc("http://a.example/1", "Hello  World!\n\nSecond para.", final_url="https://site.example/story/?utm_source=x")
+    a = make_doc("http://a.example/1", "Hello  World!\n\nSecond para.", final_url="https://SITE.example:443/story?utm_source=x#top")
     b = make_doc("http://b.example/2", "hello world second para", final_url="https://site.example/story")
     assert exact.url_key(a) == exact.url_key(b) == "https://site.example/story"
     assert exact.text_key(a) == exact.text_key(b)
@@ -152,7 +152,7 @@ def test_dedup_documents(gold, make_doc):
     edited = t2.replace(" the ", " a ", 5) + " Follow us on social media for more stories."
     docs = [
         make_doc("http://orig.example/1", t1, created=100, score=5),
-        make_doc("http://mirror.example/1", t1, final_url="http://orig.example/1/", created=50, score=1),  # same page
+        make_doc("http://mirror.example/1", t1, final_url="http://ORIG.example:80/1#comments", created=50, score=1),  # same page
         make_doc("http://copy.example/1", "  " + t1.upper() + " ", created=200),  # same text
         make_doc("http://news.example/2", t2, created=300, score=10),
         make_doc("http://syndicated.example/2", edited, created=300, score=99),  # near, higher score
