@@ -81,3 +81,39 @@ def test_help(argv, capsys):
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 0
+
+
+def test_extract_follows_a_replayed_fetch_log(repo, tmp_path):
+    """`webtext fetch --replay` then `webtext extract --fetch`: the documents are exactly the pages the
+    fetch log kept, read from the records its rows point at, under the rows' final URLs."""
+    import pyarrow as pa
+
+    from webtext.fetch import read_fetch_log
+
+    sample = repo / "webtext" / "sample"
+    (tmp_path / "links").mkdir()
+    urls = [
+        "https://www.livescience.com/most-detailed-universe-simulation.html",
+        "https://phys.org/news/2019-11-hibernating-astronauts-smaller-spacecraft.html",
+        "http://detroitnews.com/story/news/nation/2019/11/19/thousands-teachers-pack-indiana-statehouse-protest/40651467/",
+        "https://www.morebikes.co.uk/7412/retired-bike-light-roundup-2016/",  # a 404 in the archive
+        "https://never.archived.example/page",
+    ]
+    pq.write_table(pa.table({"url": urls}), tmp_path / "links" / "links-00000.parquet")
+    assert main(["fetch", "--links", str(tmp_path), "--out", str(tmp_path / "fetch"), "--replay", str(sample / "sample.warc.gz")]) == 0
+    log = {r["url"]: r for r in read_fetch_log(tmp_path / "fetch")}
+    kept = {u for u, r in log.items() if r["error"] is None}
+    assert len(log) == len(urls) and len(kept) == 3
+
+    assert main(["extract", "--fetch", str(tmp_path / "fetch"), "--out", str(tmp_path / "ext")]) == 0
+    docs = pq.read_table(tmp_path / "ext" / "documents").to_pylist()
+    assert {d["url"] for d in docs} == kept
+    assert all(d["final_url"] == log[d["url"]]["final_url"] for d in docs)
+    assert any(d["final_url"] != d["url"] for d in docs)  # the 301 was followed by the fetch
+    report = json.loads((tmp_path / "ext" / "report.json").read_text())
+    assert report["read"] == 3 and report["kept"] == 3
+
+
+def test_extract_fetch_folder_without_a_log_is_a_clear_error(tmp_path, capsys):
+    assert main(["extract", "--fetch", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
+    assert "no fetch log" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """`webtext extract`, `webtext extract train-dragnet` and `webtext eval-extract`.
 
-    webtext extract (--warc WARC... | --html DIR) --out DIR [--links LINKS] [--urls MAP.json] [--workers N] [--timeout S]
+    webtext extract (--fetch DIR | --warc WARC... | --html DIR) --out DIR [--links LINKS] [--urls MAP.json] [--workers N] [--timeout S]
     webtext extract train-dragnet [--data DIR] [--split train] [--out MODELS_DIR] [--seed N]
     webtext eval-extract --gold GOLD.json --html DIR [--ids FILE] [--json]
 
@@ -34,6 +34,7 @@ def add_commands(sub) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--warc", nargs="+", metavar="WARC", help="WARC files or folders of *.warc.gz")
     src.add_argument("--html", metavar="DIR", help="a folder of *.html / *.html.gz files")
+    src.add_argument("--fetch", metavar="DIR", help="a `webtext fetch --out` folder: the pages its log kept")
     p.add_argument("--out", metavar="DIR", help="output folder")
     p.add_argument("--links", metavar="LINKS", help="links table (Parquet file or folder): Reddit fields to carry")
     p.add_argument("--urls", metavar="MAP.json", help="with --html: {id: url} or a ground-truth.json giving each file's URL")
@@ -70,12 +71,14 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
     if not args.out:
         raise ConfigError("--out DIR is required")
-    if not args.warc and not args.html:
-        raise ConfigError("give --warc WARC... or --html DIR (or the action train-dragnet)")
+    if not args.warc and not args.html and not args.fetch:
+        raise ConfigError("give --fetch DIR, --warc WARC... or --html DIR (or the action train-dragnet)")
     if args.workers < 1:
         raise ConfigError("--workers must be at least 1")
     links = documents.read_links(args.links) if args.links else None
-    if args.warc:
+    if args.fetch:
+        pages = documents.iter_fetch_pages(args.fetch)
+    elif args.warc:
         pages = documents.iter_warc_pages(args.warc)
     else:
         urls = documents.load_url_map(args.urls) if args.urls else None

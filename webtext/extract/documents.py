@@ -36,7 +36,11 @@ links table). Output rows are sorted by (url, final_url), so the same input give
 the page it leads to, and becomes a document with its own URL and the page's final URL (so exact
 dedup sees both, as it should); other statuses are drops (`http_404`, ...), as are redirects that
 lead nowhere in the archive (`redirect_unresolved`) and non-HTML records (`not_html`). `--html`
-reads a folder of `*.html` / `*.html.gz` files.
+reads a folder of `*.html` / `*.html.gz` files. `--fetch` follows a fetch stage's log: each row
+the fetch kept (no error) is a page, read from the WARC record the row points at (`warc_path`,
+`warc_offset`), with the row's final URL; rows with an error were already counted as drops by the
+fetch stage and are not read again. This is what the Beam pipeline does, and it works for a
+replayed fetch too, whose rows point into the replayed archives.
 """
 
 from __future__ import annotations
@@ -341,6 +345,25 @@ def iter_warc_pages(paths) -> Iterator[Page]:
             yield Page(url, reason="not_html", source=source)
         else:
             yield Page(url, t_url, _warc_body(t_path, t_offset), t_type, source=source)
+
+
+def iter_fetch_pages(fetch_dir: str | os.PathLike) -> Iterator[Page]:
+    """The pages a fetch stage kept, from its log (see "Inputs" in the module docstring)."""
+    from webtext.fetch import read_fetch_log
+    from webtext.fetch.replay import read_response
+
+    rows = read_fetch_log(fetch_dir)
+    if not rows:
+        raise InputError("no fetch log here (expected log/*.parquet written by `webtext fetch`)", path=str(fetch_dir))
+    for row in sorted(rows, key=lambda r: r["url"]):
+        if row.get("error") is not None:
+            continue
+        source = f"{row['warc_path']}@{row['warc_offset']}"
+        try:
+            response = read_response(row["warc_path"], int(row["warc_offset"]))
+        except Exception as exc:  # a missing or damaged archive: name it, do not crash the run
+            raise InputError(f"cannot read the record for {row['url']}: {exc}", path=source) from None
+        yield Page(row["url"], row.get("final_url") or row["url"], response.body, row.get("content_type"), source=source)
 
 
 def read_links(path: str | os.PathLike) -> dict[str, dict]:
