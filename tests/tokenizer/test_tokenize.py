@@ -113,3 +113,26 @@ def test_tokenize_with_a_trained_tokenizer(tmp_path, corpus):
         want.extend(enc.encode_ordinary(t))
         want.append(699)
     assert ids.tolist() == want
+
+
+def test_meta_names_the_tokenizer_by_an_absolute_path(tmp_path, monkeypatch):
+    """`webtext tokenize --tokenizer tok` run from another folder: the trainer must still find `tok`."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from webtext.cli import main
+
+    text = "The quick brown fox jumps over the lazy dog. " * 40
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    pq.write_table(pa.table({"text": [text, text.upper(), text[::-1]]}), shards / "webtext-00000-of-00001.parquet")
+    monkeypatch.chdir(tmp_path)
+    assert main(["tokenizer", "train", "--shards", "shards", "--vocab-size", "300", "--out", "tok"]) == 0
+    assert main(["tokenize", "--shards", "shards", "--tokenizer", "tok", "--out", "tokens"]) == 0
+    meta = json.loads((tmp_path / "tokens" / "meta.json").read_text())
+    assert meta["tokenizer"] == str((tmp_path / "tok").resolve())
+    from webtext.gpt2.data import read_meta
+
+    assert read_meta(tmp_path / "tokens")["tokenizer"] == str((tmp_path / "tok").resolve())

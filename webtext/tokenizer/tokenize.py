@@ -200,7 +200,8 @@ def tokenize_corpus(
     seconds = time.monotonic() - t0
     meta = {
         "stage": "tokenize",
-        "tokenizer": str(tokenizer),
+        # absolute: the trainer and the sampler find the tokenizer from here, whatever their cwd
+        "tokenizer": str(Path(tokenizer).resolve()),
         "vocab_size": n_vocab,
         "eot_token": eot,
         "eot_string": ENDOFTEXT,
