@@ -20,6 +20,7 @@ COPY dags/ dags/
 # container (docs/pipeline.md); the default keeps the image small.
 ARG WEBTEXT_EXTRAS=dev
 ENV PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu \
+    TORCH_SPEC=torch==2.13.0+cpu \
     WEBTEXT_EXTRAS=${WEBTEXT_EXTRAS} \
     VENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \

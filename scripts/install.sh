@@ -12,7 +12,7 @@ fi
 pip() { "$VENV/bin/python" -m pip --disable-pip-version-check "$@"; }
 pip install -q --upgrade pip wheel "setuptools<81"
 # torch first, pinned: 2.13.0 is the CPU build this project is tested with (a plain `torch` pulls GBs of CUDA).
-pip install -q "torch==2.13.0"
+pip install -q "${TORCH_SPEC:-torch==2.13.0}"
 # Dragnet 2.0.4 pins scikit-learn<0.21 and needs Cython 2 to build its extensions against the installed numpy:
 # install its build dependencies first, then Dragnet itself without build isolation and without its pins.
 pip install -q -c constraints.txt "cython<3" numpy lxml scipy scikit-learn ftfy
