@@ -84,20 +84,14 @@ def _plots(folder: Path, stats: dict, manifest: dict) -> dict[str, str]:
     ax.set_xlabel("words per document (log scale)")
     ax.set_ylabel("documents")
     ax.set_title("Document length")
-    fig.tight_layout()
-    _savefig(fig, folder / "lengths.png")
-    plt.close(fig)
-    out["lengths"] = "card/lengths.png"
+    out["lengths"] = _finish(plt, fig, folder, "lengths.png")
 
     fig, ax = plt.subplots(figsize=(7, max(2.5, 0.3 * len(stats["domains"]) + 1)))
     names = [d for d, _, _ in stats["domains"]][::-1]
     ax.barh(names, [n for _, n, _ in stats["domains"]][::-1], color="#4a78b5")
     ax.set_xlabel("documents")
     ax.set_title(f"Top {len(names)} domains")
-    fig.tight_layout()
-    _savefig(fig, folder / "domains.png")
-    plt.close(fig)
-    out["domains"] = "card/domains.png"
+    out["domains"] = _finish(plt, fig, folder, "domains.png")
 
     drops = [(f"{stage}: {reason}", n) for stage, reasons in manifest.get("drop_reasons", {}).items() for reason, n in reasons.items()]
     fig, ax = plt.subplots(figsize=(7, max(2.5, 0.3 * len(drops) + 1)))
@@ -105,11 +99,16 @@ def _plots(folder: Path, stats: dict, manifest: dict) -> dict[str, str]:
         ax.barh([d for d, _ in drops][::-1], [n for _, n in drops][::-1], color="#c2553a")
     ax.set_xlabel("documents / records dropped")
     ax.set_title("Drop reasons by stage")
-    fig.tight_layout()
-    _savefig(fig, folder / "drops.png")
-    plt.close(fig)
-    out["drops"] = "card/drops.png"
+    out["drops"] = _finish(plt, fig, folder, "drops.png")
     return out
+
+
+def _finish(plt, fig, folder: Path, name: str) -> str:
+    """Lay out, save and close a figure; its path relative to the card."""
+    fig.tight_layout()
+    _savefig(fig, folder / name)
+    plt.close(fig)
+    return f"card/{name}"
 
 
 def _table(header: list[str], rows: list[list]) -> str:

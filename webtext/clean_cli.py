@@ -18,29 +18,27 @@ from pathlib import Path
 
 def _clean(args) -> int:
     from webtext.filters import CleanOptions, clean_documents
-    from webtext.progress import log
-    from webtext.shards import read_documents, write_documents
 
     opts = CleanOptions(min_chars=args.min_chars, min_words=args.min_words, drop_wikipedia=not args.keep_wikipedia)
-    docs = read_documents(args.docs)
-    kept, report = clean_documents(docs, opts)
-    write_documents(kept, args.out)
-    report.write(Path(args.out) / "report.json")
-    log("clean", f"{report.read:,} read, {report.kept:,} kept, dropped {dict(report.dropped)}")
-    return 0
+    return _documents_step("clean", args, lambda docs: clean_documents(docs, opts))
 
 
 def _dedup(args) -> int:
     from webtext.dedup import DedupOptions, dedup_documents
+
+    opts = DedupOptions(threshold=args.threshold, num_perm=args.num_perm, hash=args.hash)
+    return _documents_step("dedup", args, lambda docs: dedup_documents(docs, opts))
+
+
+def _documents_step(stage: str, args, step) -> int:
+    """Documents table in (`--docs`), `step(docs) -> (kept, report)`, documents table and report out."""
     from webtext.progress import log
     from webtext.shards import read_documents, write_documents
 
-    opts = DedupOptions(threshold=args.threshold, num_perm=args.num_perm, hash=args.hash)
-    docs = read_documents(args.docs)
-    kept, report = dedup_documents(docs, opts)
+    kept, report = step(read_documents(args.docs))
     write_documents(kept, args.out)
     report.write(Path(args.out) / "report.json")
-    log("dedup", f"{report.read:,} read, {report.kept:,} kept, dropped {dict(report.dropped)}")
+    log(stage, f"{report.read:,} read, {report.kept:,} kept, dropped {dict(report.dropped)}")
     return 0
 
 
