@@ -13,6 +13,7 @@ from webtext.cli import main as cli_main
 from webtext.errors import InputError
 from webtext.tokenizer import ENDOFTEXT, GPT2_PATTERN, bpe, export, load
 from webtext.tokenizer.encoder import bytes_to_unicode
+from webtext.tokenizer.files import read_tokenizer
 
 from .conftest import write_shards
 
@@ -227,7 +228,7 @@ def test_every_library_gives_the_same_ids(trained, articles, varied_text, monkey
     # tiktoken's own GPT-2-format loader agrees too
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "")
     ranks = tiktoken.load.data_gym_to_mergeable_bpe_ranks(str(out / "vocab.bpe"), str(out / "encoder.json"))
-    assert ranks == export.load_ranks(out)[0]
+    assert ranks == read_tokenizer(out).ranks
 
     assert Tokenizer.from_file(str(out / "tokenizer.json")).encode(held_out).ids == ids
     assert export.hf_fast_tokenizer(out)(held_out)["input_ids"] == ids

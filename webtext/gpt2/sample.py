@@ -1,10 +1,12 @@
 """`webtext sample`: generate text from a checkpoint, with temperature, top-k, top-p and a seed.
 
 Tokenization uses a tokenizer folder holding GPT-2's `encoder.json` + `vocab.bpe` (OpenAI's files, or
-the ones `webtext tokenizer train` writes). It is turned into a `tiktoken.Encoding` from those local
-files: `tiktoken.get_encoding("gpt2")` is never called because it downloads. By default the folder is
-the copy that `webtext train` keeps beside the checkpoint (`OUT/tokenizer/`), else the one recorded
-in the checkpoint.
+the ones `webtext tokenizer train` writes). It is turned into a `tiktoken.Encoding` by the project's
+one loader (`webtext.tokenizer.files`), which reads the files themselves every time:
+`tiktoken.get_encoding("gpt2")` downloads, and tiktoken's file loaders cache by path (stale after a
+retrain into the same folder). By default the folder is the copy that `webtext train` keeps beside the
+checkpoint (`OUT/tokenizer/`), else the one recorded in the checkpoint; a tokenizer whose content hash
+differs from the one the model's training data was made with is refused.
 
 Sampling rules, applied in this order to the next-token logits (real vocabulary only: the model never
 returns the padded ids, so they cannot be sampled):
@@ -23,35 +25,17 @@ from pathlib import Path
 
 import torch
 
-from webtext.errors import ConfigError, InputError
+from webtext.errors import ConfigError
 
-# GPT-2's pre-tokenization pattern (tiktoken's r50k_base / gpt2).
-GPT2_PAT = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 EOT = "<|endoftext|>"
 
 
-def load_tokenizer(folder: str | Path):
-    """A `tiktoken.Encoding` built offline from `folder/encoder.json` + `folder/vocab.bpe`."""
-    import json
+def load_tokenizer(folder: str | Path, expected_sha256: str | None = None, made_with: str = "the model"):
+    """A `tiktoken.Encoding` built offline from the files in `folder` (read now, never a cache);
+    refused if its content hash is not `expected_sha256` (when given). See webtext/tokenizer/files.py."""
+    from webtext.tokenizer.files import open_tokenizer
 
-    import tiktoken
-    from tiktoken.load import data_gym_to_mergeable_bpe_ranks
-
-    folder = Path(folder)
-    enc_path, bpe_path = folder / "encoder.json", folder / "vocab.bpe"
-    for p in (enc_path, bpe_path):
-        if not p.exists():
-            raise InputError("tokenizer file not found (a tokenizer folder holds encoder.json and vocab.bpe)", path=str(p))
-    try:
-        ranks = data_gym_to_mergeable_bpe_ranks(str(bpe_path), str(enc_path))
-        encoder = json.loads(enc_path.read_text(encoding="utf-8"))
-    except (ValueError, AssertionError, KeyError) as exc:
-        raise InputError(f"not a GPT-2 style tokenizer ({type(exc).__name__}: {exc})", path=str(folder)) from None
-    special = {EOT: encoder[EOT]} if EOT in encoder else {}
-    return tiktoken.Encoding(
-        name=f"webtext:{folder}", pat_str=GPT2_PAT, mergeable_ranks=ranks, special_tokens=special,
-        explicit_n_vocab=len(ranks) + len(special),
-    )
+    return open_tokenizer(folder, expected_sha256, made_with).encoding()
 
 
 def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:
@@ -104,18 +88,24 @@ def generate(
     return idx
 
 
+def checkpoint_tokenizer_sha256(ckpt: dict) -> str | None:
+    """The content hash of the tokenizer a checkpoint's training data was made with, if recorded."""
+    return ckpt.get("tokenizer_sha256") or (ckpt.get("meta") or {}).get("tokenizer_sha256")
+
+
 def tokenizer_for_checkpoint(ckpt: dict, override: str | None = None):
-    """The tokenizer to use with a checkpoint: `override`, else the copy beside it, else the recorded one."""
-    candidates = [override] if override else []
-    if not override:
-        candidates.append(str(Path(ckpt["path"]).parent / "tokenizer"))
-        if ckpt.get("tokenizer"):
-            candidates.append(ckpt["tokenizer"])
-    for c in candidates:
-        if c and (Path(c) / "encoder.json").exists():
-            return load_tokenizer(c), c
+    """(tiktoken.Encoding, folder) to use with a checkpoint: `override`, else the copy kept beside it,
+    else the folder it recorded; refused (`TokenizerMismatch`) if its content hash differs from the
+    one the model's training data was made with."""
+    from webtext.tokenizer.files import is_tokenizer_folder
+
+    expected = checkpoint_tokenizer_sha256(ckpt)
+    made_with = f"the model in {ckpt['path']}"
     if override:
-        return load_tokenizer(override), override  # raises the clear "not found" error
+        return load_tokenizer(override, expected, made_with), override  # a bad folder gets its clear error
+    for c in (str(Path(ckpt["path"]).parent / "tokenizer"), ckpt.get("tokenizer")):
+        if c and is_tokenizer_folder(c):
+            return load_tokenizer(c, expected, made_with), c
     raise ConfigError(
         f"{ckpt['path']}: no tokenizer stored with this checkpoint; pass --tokenizer DIR (a folder with encoder.json and vocab.bpe)"
     )

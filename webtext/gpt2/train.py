@@ -35,7 +35,6 @@ import json
 import math
 import os
 import random
-import shutil
 import sys
 import time
 from contextlib import nullcontext
@@ -261,19 +260,28 @@ class RunLog:
 # --------------------------------------------------------------------------------------------
 
 
-def _copy_tokenizer(tokenizer_dir: str | None, out: Path) -> str | None:
-    """Keep a copy of the tokenizer beside the checkpoints, so sampling and export find it later."""
-    if not tokenizer_dir:
-        return None
-    src = Path(tokenizer_dir)
-    files = [n for n in ("encoder.json", "vocab.bpe", "tokenizer.json") if (src / n).exists()]
-    if not {"encoder.json", "vocab.bpe"} <= set(files):
-        raise ConfigError(f"{src}: a tokenizer folder needs encoder.json and vocab.bpe")
-    dst = out / "tokenizer"
-    dst.mkdir(parents=True, exist_ok=True)
-    for n in files:
-        shutil.copyfile(src / n, dst / n)
-    return str(dst.resolve())
+def _data_tokenizer(cfg: TrainConfig, meta: dict, out: Path, master: bool, stored: str | None) -> tuple[str | None, str | None]:
+    """(folder of the tokenizer kept with the run, its content hash).
+
+    The tokenizer is `--tokenizer`, else meta.json's. It is read (never from a cache keyed by path)
+    and refused when its content hash differs from the one the token files were made with
+    (meta.json's `tokenizer_sha256`). A new run keeps a copy, written from the very bytes that were
+    hashed, in OUT/tokenizer/ so that sampling and export find it later; a resumed run checks the
+    copy it kept instead."""
+    from webtext.tokenizer.files import open_tokenizer
+
+    expected = meta.get("tokenizer_sha256")
+    made_with = f"the token files in {cfg.data}"
+    if stored:  # resume: the copy this run kept (the data must still be the same tokens)
+        return stored, open_tokenizer(stored, expected, made_with).sha256
+    folder = cfg.tokenizer or meta.get("tokenizer")
+    if not folder:
+        return None, expected
+    tok = open_tokenizer(folder, expected, made_with)
+    if tok.n_vocab > meta["vocab_size"]:
+        raise ConfigError(f"tokenizer {tok.folder} has {tok.n_vocab:,} ids, more than the token files' vocab_size "
+                          f"{meta['vocab_size']:,} (meta.json in {cfg.data}): it is not the tokenizer of this data")
+    return (str(tok.copy_to(out / "tokenizer")) if master else None), tok.sha256
 
 
 def _init_from(model: GPT, path: str) -> None:
@@ -381,10 +389,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
     if dist.master:
         out.mkdir(parents=True, exist_ok=True)
     dist.barrier()
-    tokenizer_dir = cfg.tokenizer or meta.get("tokenizer")
-    stored_tokenizer = ckpt.get("tokenizer") if ckpt is not None else None
-    if dist.master and not stored_tokenizer:
-        stored_tokenizer = _copy_tokenizer(tokenizer_dir, out)
+    stored_tokenizer, tokenizer_sha256 = _data_tokenizer(cfg, meta, out, dist.master,
+                                                         ckpt.get("tokenizer") if ckpt is not None else None)
 
     # ---- model, wrappers, optimizer ----
     model = GPT(model_config)
@@ -441,7 +447,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
             save_checkpoint(
                 {"model_config": model_config.to_dict(), "model": model_sd, "optimizer": optim_sd,
                  "train_config": asdict(cfg), "step": at_step, "data": data.state_dict(), "rng": rngs,
-                 "tokenizer": stored_tokenizer, "meta": meta},
+                 "tokenizer": stored_tokenizer, "tokenizer_sha256": tokenizer_sha256, "meta": meta},
                 ckpt_path,
             )
         dist.barrier()

@@ -15,11 +15,8 @@ making id 256 + k, and `<|endoftext|>` at id n) is written as:
   mergeable token. The rank is the id; that tiktoken's rank-by-token rule and GPT-2's
   rank-by-pair rule agree needs ranks ordered as merges, which the trainer guarantees.
 
-`tiktoken_encoding(folder)` builds a `tiktoken.Encoding` from these local files (never
-`tiktoken.get_encoding`, which downloads). It reads `tokenizer.tiktoken` if present, else
-`encoder.json` (which also covers OpenAI's GPT-2 folder). It does not use tiktoken's
-`data_gym_to_mergeable_bpe_ranks`, which caches file contents under a key made from the *path*
-in a shared temp folder, and so could hand back stale ranks after a retrain to the same path.
+Loading a folder back (as a `tiktoken.Encoding`, with its content hash) is `files.py`'s job;
+`tiktoken_encoding` is re-exported here for callers of the old name.
 """
 
 from __future__ import annotations
@@ -30,9 +27,8 @@ import os
 from pathlib import Path
 
 from webtext.errors import InputError
-from webtext.tokenizer.encoder import ENDOFTEXT, GPT2_PATTERN, bytes_to_unicode, read_encoder_json, token_to_bytes
-
-TIKTOKEN_FILE = "tokenizer.tiktoken"
+from webtext.tokenizer.encoder import ENDOFTEXT, bytes_to_unicode, token_to_bytes
+from webtext.tokenizer.files import TIKTOKEN_FILE, tiktoken_encoding  # noqa: F401  (re-exported)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -114,60 +110,6 @@ def export_gpt2_folder(src: str | Path, out: str | Path) -> Path:
     index = {b: i for i, b in enumerate(token_bytes)}
     merges = [(index[token_to_bytes(a)], index[token_to_bytes(b)]) for a, b in enc.merges]
     return write_all(out, token_bytes, merges)
-
-
-# ---------------------------------------------------------------------------------------------
-# Loading back (offline)
-# ---------------------------------------------------------------------------------------------
-
-
-def load_ranks(folder: str | Path) -> tuple[dict[bytes, int], int]:
-    """(mergeable ranks, <|endoftext|> id) from `tokenizer.tiktoken` or `encoder.json` in `folder`."""
-    folder = Path(folder)
-    path = folder / TIKTOKEN_FILE
-    ranks: dict[bytes, int] = {}
-    if path.is_file():
-        with open(path, "rb") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    token, rank = line.split()
-                    ranks[base64.b64decode(token, validate=True)] = int(rank)
-                except ValueError:
-                    raise InputError("expected 'base64-token rank'", path=str(path), position=f"line {lineno}") from None
-        eot = max(ranks.values()) + 1 if ranks else 0
-        enc_path = folder / "encoder.json"
-        if enc_path.is_file():  # the special id as written by the trainer, if the folder has it
-            eot = read_encoder_json(enc_path).get(ENDOFTEXT, eot)
-        return ranks, eot
-    enc_path = folder / "encoder.json"
-    if not enc_path.is_file():
-        raise InputError(f"no {TIKTOKEN_FILE} or encoder.json in the tokenizer folder", path=str(folder))
-    encoder = read_encoder_json(enc_path)
-    eot = encoder.pop(ENDOFTEXT, None)
-    encoder.pop("<|startoftext|>", None)
-    try:
-        ranks = {token_to_bytes(k): v for k, v in encoder.items()}
-    except KeyError as exc:
-        raise InputError(f"token with a character outside GPT-2's byte alphabet: {exc}", path=str(enc_path)) from None
-    if eot is None:
-        eot = max(ranks.values()) + 1
-    return ranks, eot
-
-
-def tiktoken_encoding(folder: str | Path, name: str | None = None):
-    """A `tiktoken.Encoding` from a local tokenizer folder; never downloads."""
-    import tiktoken
-
-    ranks, eot = load_ranks(folder)
-    return tiktoken.Encoding(
-        name=name or f"webtext-{Path(folder).name}",
-        pat_str=GPT2_PATTERN,
-        mergeable_ranks=ranks,
-        special_tokens={ENDOFTEXT: eot},
-        explicit_n_vocab=max(max(ranks.values()), eot) + 1,
-    )
 
 
 def hf_fast_tokenizer(folder: str | Path, source: str = "tokenizer.json"):

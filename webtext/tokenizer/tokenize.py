@@ -8,7 +8,7 @@
   have at most 65,536 ids (GPT-2's 50,257 fits).
 * `meta.json`: vocabulary size, `<|endoftext|>` id, dtype, the split rule, document / token /
   byte counts per split, the documents dropped with their reason (a null or empty `text`), the
-  tokenizer's fingerprint and the shards read.
+  tokenizer's folder and content hash (`tokenizer_sha256`, see `files.py`) and the shards read.
 
 Rules:
 
@@ -22,11 +22,11 @@ Rules:
   `encode_ordinary`, so a literal `<|endoftext|>` inside a page is encoded as plain text; only the
   separator gets the special id.
 * **Speed.** Row groups are encoded in parallel processes (`multiprocessing.Pool.imap`, which keeps
-  their order) with a `tiktoken.Encoding` built from the tokenizer folder's local files
-  (`export.tiktoken_encoding`), about ten times faster than the pure-Python encoder that gives the
-  same ids.
+  their order) with a `tiktoken.Encoding` built from the ranks the parent process read and hashed
+  (`files.read_tokenizer`: the ids always match the hash in meta.json), about ten times faster
+  than the pure-Python encoder that gives the same ids.
 * **Idempotent and resumable.** Outputs are written under temporary names and renamed at the end; a
-  rerun whose inputs (shard names and sizes, tokenizer fingerprint, split) match the existing
+  rerun whose inputs (shard names and sizes, tokenizer content hash, split) match the existing
   `meta.json` returns without redoing the work.
 """
 
@@ -54,29 +54,16 @@ def is_val(text: str, val_permille: int) -> bool:
     return int.from_bytes(hashlib.sha1(text.encode("utf-8")).digest()[:8], "big") % 1000 < val_permille
 
 
-def tokenizer_fingerprint(folder: str | Path) -> str:
-    """sha256 over the files that decide the ids (ranks, else encoder.json + vocab.bpe)."""
-    folder = Path(folder)
-    h = hashlib.sha256()
-    for name in ("tokenizer.tiktoken", "encoder.json", "vocab.bpe"):
-        p = folder / name
-        if p.is_file():
-            h.update(name.encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
-
-
 # Per-process state, set once by the pool initializer.
 _ENC = None
 _EOT = 0
 _VAL = 0
 
 
-def _init_worker(tokenizer_dir: str, val_permille: int) -> None:
+def _init_worker(tok, val_permille: int) -> None:
     global _ENC, _EOT, _VAL
-    from webtext.tokenizer.export import tiktoken_encoding
-
-    _ENC = tiktoken_encoding(tokenizer_dir)
+    # built from the ranks the parent read and hashed, never re-read from the folder
+    _ENC = tok.encoding()
     _EOT = _ENC.eot_token
     _VAL = val_permille
 
@@ -129,21 +116,21 @@ def tokenize_corpus(
     """Tokenize every shard under `shards` with the tokenizer folder; return what meta.json holds."""
     import numpy as np
 
-    from webtext.tokenizer.export import load_ranks
+    from webtext.tokenizer.files import read_tokenizer
 
     if not 0 <= val_permille <= 1000:
         raise ConfigError(f"--val-permille must be between 0 and 1000, got {val_permille}")
     tokenizer = Path(tokenizer)
     out = Path(out)
-    ranks, eot = load_ranks(tokenizer)  # validates the folder before any process starts
-    n_vocab = max(max(ranks.values()), eot) + 1
+    tok = read_tokenizer(tokenizer)  # read once, checked and hashed, before any process starts
+    eot, n_vocab = tok.eot, tok.n_vocab
     if n_vocab > np.iinfo(DTYPE).max + 1:
         raise ConfigError(f"vocabulary of {n_vocab} ids does not fit uint16 token files (at most 65,536)")
     files = find_parquet_files(shards)
     tasks = iter_tasks(files)
     inputs = {
         "shards": [{"name": str(f.relative_to(Path(shards))), "bytes": f.stat().st_size} for f in files],
-        "tokenizer_sha256": tokenizer_fingerprint(tokenizer),
+        "tokenizer_sha256": tok.sha256,
         "val_permille": val_permille,
     }
     meta_path = out / "meta.json"
@@ -168,11 +155,11 @@ def tokenize_corpus(
     try:
         with open(tmp_train, "wb") as ftrain, open(tmp_val, "wb") as fval, Progress("tokenize", unit="documents") as prog:
             if workers == 1:
-                _init_worker(str(tokenizer), val_permille)
+                _init_worker(tok, val_permille)
                 results = map(_encode_task, tasks)
                 pool = None
             else:
-                pool = ctx.Pool(workers, initializer=_init_worker, initargs=(str(tokenizer), val_permille))
+                pool = ctx.Pool(workers, initializer=_init_worker, initargs=(tok, val_permille))
                 results = pool.imap(_encode_task, tasks, chunksize=1)
             try:
                 for train_bytes, val_bytes, st in results:
@@ -201,7 +188,9 @@ def tokenize_corpus(
     meta = {
         "stage": "tokenize",
         # absolute: the trainer and the sampler find the tokenizer from here, whatever their cwd
-        "tokenizer": str(Path(tokenizer).resolve()),
+        "tokenizer": str(tok.folder),
+        # the content hash (files.py): train, sample and eval refuse a tokenizer that hashes otherwise
+        "tokenizer_sha256": tok.sha256,
         "vocab_size": n_vocab,
         "eot_token": eot,
         "eot_string": ENDOFTEXT,
