@@ -320,7 +320,7 @@ class Fetch(beam.PTransform):
     Links are grouped by a bucket of their domain (`fetch_bucket`): one bucket is one Scrapy
     process at a time, so per-domain politeness (robots.txt, delays, concurrency) holds across the
     whole build; `buckets` sets the parallelism. Drop reasons are the fetch log's `error` classes
-    (`http_404`, `not_in_archive`, `non_html`, `robots_forbidden`, `timeout`, ...)."""
+    (`http_404`, `not_in_archive`, `non_html`, `robots_disallowed`, `robots_unreachable`, `timeout`, ...)."""
 
     def __init__(self, stage_dir: str, options: dict, buckets: int, batch_size: int):
         super().__init__()
@@ -347,15 +347,8 @@ def read_page(warc_path: str, offset: int):
 
     if "://" not in warc_path:
         return replay.read_response(warc_path, offset)
-    from warcio.archiveiterator import ArchiveIterator
-
     with store.fs().open(warc_path, compression_type="uncompressed") as fh:
-        fh.seek(offset)
-        record = next(iter(ArchiveIterator(fh)), None)
-        if record is None or record.rec_type != "response":
-            raise ValueError(f"no response record at offset {offset} of {warc_path}")
-        # The same decoding as replay.read_response, on a remote stream.
-        return replay._response_from_record(record, warc_path, offset, replay.DEFAULT_MAX_BYTES)
+        return replay.read_response(warc_path, offset, fh=fh)  # the same decoding (and revisits) on a remote stream
 
 
 def _extract(page: dict):

@@ -158,6 +158,7 @@ def test_warc_log_commit_and_recovery(tmp_path):
     writer._fh.flush()
     assert recover(tmp_path, committed) == {}  # the live writer holds its lock: untouched
     writer._fh.close()  # the process "dies": the lock goes with it
+    writer._journal.close()
     changed = recover(tmp_path, committed)
     assert list(changed) == [rel] and (tmp_path / rel).stat().st_size == size
     with open(tmp_path / rel, "rb") as fh:

@@ -40,7 +40,11 @@ reads a folder of `*.html` / `*.html.gz` files. `--fetch` follows a fetch stage'
 the fetch kept (no error) is a page, read from the WARC record the row points at (`warc_path`,
 `warc_offset`), with the row's final URL; rows with an error were already counted as drops by the
 fetch stage and are not read again. This is what the Beam pipeline does, and it works for a
-replayed fetch too, whose rows point into the replayed archives.
+replayed fetch too, whose rows point into the replayed archives. A WARC written by `webtext
+fetch` marks each URL's set of records (docs/fetch.md): `--warc` then reads one page per logged
+URL, from the set's final record, under the logged URL, with the fetch's outcome (an error class
+is a drop), so it yields exactly the documents `--fetch` does; earlier hops and robots.txt
+records are not pages. An empty, unreadable or non-WARC file is an error naming it (exit 2).
 """
 
 from __future__ import annotations
@@ -256,8 +260,9 @@ def iter_html_dir(folder: str | os.PathLike, urls: dict[str, str] | None = None)
         yield Page(url, url, data, "text/html", source=str(path))
 
 
-def _warc_records(paths) -> Iterator[tuple[str, int, dict, str, str, int]]:
-    """(url, status, headers, content_type, warc_path, offset) of every WARC response record.
+def _warc_records(paths) -> Iterator[tuple[str, int, dict, str, str, int, tuple | None]]:
+    """(url, status, headers, content_type, warc_path, offset, fetched) of every WARC response record;
+    `fetched` is (logged URL, role, outcome) for records written by `webtext fetch`, else None.
     Uses the fetch stage's reader when it is installed, else warcio directly."""
     try:
         from webtext.fetch.replay import iter_warc_responses
@@ -265,7 +270,8 @@ def _warc_records(paths) -> Iterator[tuple[str, int, dict, str, str, int]]:
         iter_warc_responses = None
     if iter_warc_responses is not None:
         for r in iter_warc_responses(paths):
-            yield r.url, r.status, r.headers, r.content_type, r.warc_path, r.warc_offset
+            fetched = (r.fetch_url, r.role, r.outcome) if r.role else None
+            yield r.url, r.status, r.headers, r.content_type, r.warc_path, r.warc_offset, fetched
         return
     from warcio.archiveiterator import ArchiveIterator
 
@@ -284,6 +290,7 @@ def _warc_records(paths) -> Iterator[tuple[str, int, dict, str, str, int]]:
                         headers.get("content-type", ""),
                         str(path),
                         it.get_record_offset(),
+                        None,
                     )
         except OSError as exc:
             raise InputError(f"cannot read WARC file: {exc}", path=str(path)) from None
@@ -327,16 +334,25 @@ def iter_warc_pages(paths) -> Iterator[Page]:
     by_url: dict[str, tuple] = {}
     for rec in records:
         by_url[rec[0]] = rec  # the last record archived for a URL wins, as in replay
-    for url, status, headers, content_type, warc_path, offset in records:
+    for url, status, headers, content_type, warc_path, offset, fetched in records:
         source = f"{warc_path}@{offset}"
-        hops, target = 0, (url, status, headers, content_type, warc_path, offset)
+        if fetched is not None:  # a `webtext fetch` set: one page per logged URL, from its final record
+            fetch_url, role, outcome = fetched
+            if role != "final":
+                continue  # an earlier hop or attempt of a set, or robots.txt: not a page of its own
+            if outcome != "kept":
+                yield Page(fetch_url or url, reason=outcome or "unknown_outcome", source=source)
+            else:
+                yield Page(fetch_url or url, url, _warc_body(warc_path, offset), content_type, source=source)
+            continue
+        hops, target = 0, (url, status, headers, content_type, warc_path, offset, fetched)
         while 300 <= target[1] < 400 and hops < MAX_REDIRECTS:
             location = target[2].get("location")
             nxt = by_url.get(urljoin(target[0], location)) if location else None
             if nxt is None:
                 break
             target, hops = nxt, hops + 1
-        t_url, t_status, _, t_type, t_path, t_offset = target
+        t_url, t_status, _, t_type, t_path, t_offset, _ = target
         if 300 <= t_status < 400:
             yield Page(url, reason="redirect_unresolved", source=source)
         elif not 200 <= t_status < 300:

@@ -8,8 +8,9 @@ of the caller.
 
 The crawl process, in order:
 
-1. `warc.recover()`: cut unlocked WARC files back to what the committed log references
-   (removes a torn tail left by `kill -9`);
+1. `warc.recover()`: drop what crashed crawls of this folder wrote and never committed (a torn
+   tail, the record sets of URLs without a row); stop with an error naming the file when the
+   folder holds archive data that no crawl here wrote or whose log part is missing;
 2. reads the URLs already in the log and skips them (every logged row is a final outcome);
 3. logs invalid URLs (no scheme, no host, bad port: `invalid_url`; ftp:, javascript:, mailto:,
    file:, ...: `forbidden_scheme`; an IP literal that is not public: `forbidden_address`)
@@ -74,6 +75,10 @@ def _crawl_main(job_path: str) -> int:
     from webtext.fetch.log import FetchLog, committed_warc_sizes, logged_urls, make_row
     from webtext.fetch.warc import recover
 
+    if opts.replay:
+        from webtext.fetch.replay import ArchiveIndex
+
+        ArchiveIndex.cached(list(opts.replay))  # an unreadable archive fails here, before any row is logged
     recover(out_dir, committed_warc_sizes(out_dir))
     done = logged_urls(out_dir)
     todo, invalid = [], []
@@ -95,14 +100,12 @@ def _crawl_main(job_path: str) -> int:
     if not todo:
         return 0
 
-    if opts.replay:
-        from webtext.fetch.replay import ArchiveIndex
-
-        ArchiveIndex.cached(list(opts.replay))  # unreadable archives fail here, clearly
-
     from scrapy.crawler import CrawlerProcess
 
+    from webtext.fetch.middlewares import cap_response_headers
     from webtext.fetch.settings import scrapy_settings
+
+    cap_response_headers(opts.max_header_count, opts.max_header_bytes)
     from webtext.fetch.spider import FetchSpider
 
     process = CrawlerProcess(scrapy_settings(opts))
@@ -138,10 +141,11 @@ def fetch_urls(urls: list[str], out_dir, opts: FetchOptions | None = None) -> li
     opts = opts or FetchOptions()
     urls = list(dict.fromkeys(urls))
     if opts.replay:
-        from webtext.fetch.replay import _expand
+        from webtext.fetch.replay import check_warc_files
 
-        _expand(opts.replay)  # a missing WARC file is an input error, before any crawl starts
+        check_warc_files(opts.replay)  # a missing, empty or non-WARC file: input error before any crawl starts
     proc = start_crawl(urls, out_dir, opts)
+    error_file = Path(proc.job_path).with_suffix(".error")
     try:
         rc = proc.wait()
     except KeyboardInterrupt:
@@ -150,6 +154,10 @@ def fetch_urls(urls: list[str], out_dir, opts: FetchOptions | None = None) -> li
     finally:
         if proc.returncode is not None:
             Path(proc.job_path).unlink(missing_ok=True)
+    if error_file.exists():  # the crawl process found bad input (recovery, archive): its one line
+        message = error_file.read_text(encoding="utf-8").strip()
+        error_file.unlink(missing_ok=True)
+        raise WebtextError(message)
     if rc != 0:
         raise WebtextError(f"the fetch crawl process exited with status {rc} (see its stderr); rerun to resume")
     from webtext.fetch.log import read_fetch_log
@@ -182,6 +190,11 @@ def read_links_urls(links: str | os.PathLike) -> list[str]:
             schema = pq.read_schema(f)
             if "url" not in schema.names:
                 raise InputError("links table has no 'url' column", path=str(f))
+            url_type = schema.field("url").type
+            if pa.types.is_dictionary(url_type):
+                url_type = url_type.value_type
+            if not (pa.types.is_string(url_type) or pa.types.is_large_string(url_type) or pa.types.is_null(url_type)):
+                raise InputError(f"links table's 'url' column is {url_type}, expected strings", path=str(f))
             urls.extend(u for u in pq.read_table(f, columns=["url"]).column("url").to_pylist())
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"unreadable Parquet file: {exc}", path=str(f)) from None
@@ -192,5 +205,8 @@ if __name__ == "__main__":
     try:
         sys.exit(_crawl_main(sys.argv[1]))
     except WebtextError as exc:  # bad input found in the crawl process: one line, status 2
-        print(f"webtext fetch: error: {exc}", file=sys.stderr)
+        try:  # fetch_urls raises it in the caller, as one line
+            Path(sys.argv[1]).with_suffix(".error").write_text(str(exc), encoding="utf-8")
+        except OSError:
+            print(f"webtext fetch: error: {exc}", file=sys.stderr)
         sys.exit(2)

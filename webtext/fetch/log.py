@@ -23,9 +23,15 @@ Exactly once, even under `kill -9`: rows are buffered and committed as a Parquet
 committed the WARC writer is fsynced and the part records, in its Parquet metadata, the size of
 every WARC file it may reference (`webtext.warc_sizes`). So a committed row never points past
 durable WARC bytes, and on restart `warc.recover()` cuts WARC files back to the committed sizes.
+After each part the WARC writer's journal records the commit too (warc.py), so recovery can tell a
+crawl that died before committing from a log part that went missing.
 A rerun skips every URL that has a row: every row is a final outcome (retries happen inside the
 crawl), so a URL is never logged twice. `read_fetch_log` still drops duplicate URLs (keeping the
 earliest part) in case two workers were given overlapping batches, and says so on stderr.
+
+Reading checks each part's columns first: a Parquet file in log/ that lacks a contract column or
+has it with the wrong type is bad input, named in one line (exit 2), not a row of nulls. Columns
+added after a part was written (diagnostics, later contract columns) read back as null.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from webtext.errors import InputError
+from webtext.fetch.warc import _fsync_dir
 from webtext.progress import log
 
 LOG_DIR = "log"
@@ -82,14 +89,6 @@ def make_row(url: str, **values) -> dict:
     return row
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class FetchLog:
     """Buffers rows and commits them as atomic Parquet parts after syncing the WARC writer."""
 
@@ -101,7 +100,8 @@ class FetchLog:
         self._rows: list[dict] = []
         self._seen: set[str] = set()
         self._last_commit = time.monotonic()
-        self._prefix = f"part-{datetime.now(timezone.utc):%Y%m%d%H%M%S}-{os.getpid()}-{secrets.token_hex(3)}"
+        crawl_id = getattr(warc, "crawl_id", None) or f"{datetime.now(timezone.utc):%Y%m%d%H%M%S}-{os.getpid()}-{secrets.token_hex(3)}"
+        self._prefix = f"part-{crawl_id}"
         self._seq = 0
         self.committed_rows = 0
 
@@ -140,6 +140,8 @@ class FetchLog:
             os.fsync(fh.fileno())
         os.replace(tmp, final)
         _fsync_dir(self.dir)
+        if self.warc is not None:
+            self.warc.committed(self._seq, sizes)  # the journal: parts and sizes now committed
         self.committed_rows += len(self._rows)
         self._rows = []
         return final
@@ -149,21 +151,64 @@ def log_parts(out_dir) -> list[Path]:
     return sorted((Path(out_dir) / LOG_DIR).glob("part-*.parquet"))
 
 
-def _read_part(path: Path, columns=None) -> pa.Table:
+# The contract columns every part must have, with the Arrow type kind each must be.
+REQUIRED = ("url", "final_url", "status", "content_type", "bytes", "error", "fetched_at", "warc_path", "warc_offset")
+
+
+def _kind(t: pa.DataType) -> str:
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "string"
+    if pa.types.is_integer(t):
+        return "integer"
+    if pa.types.is_floating(t):
+        return "float"
+    if pa.types.is_timestamp(t):
+        return "timestamp"
+    if pa.types.is_null(t):
+        return "null"
+    return str(t)
+
+
+def _part_schema(path: Path) -> pa.Schema:
     try:
-        return pq.read_table(path, columns=columns, schema=SCHEMA if columns is None else None)
+        schema = pq.read_schema(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"unreadable fetch-log part: {exc}", path=str(path)) from None
+    for name in REQUIRED:
+        if name not in schema.names:
+            raise InputError(f"not a fetch-log part: no {name!r} column (has {', '.join(schema.names)})", path=str(path))
+    for name in schema.names:
+        if name in COLUMNS:
+            have, want = _kind(schema.field(name).type), _kind(SCHEMA.field(name).type)
+            if have not in (want, "null"):
+                raise InputError(f"not a fetch-log part: column {name!r} is {schema.field(name).type}, expected {want}", path=str(path))
+    return schema
+
+
+def _read_part(path: Path, columns=None) -> pa.Table:
+    """One part, checked and with the log's schema (columns the part lacks read as null)."""
+    schema = _part_schema(path)
+    wanted = list(columns) if columns is not None else COLUMNS
+    present = [c for c in wanted if c in schema.names]
+    try:
+        table = pq.read_table(path, columns=present)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"unreadable fetch-log part: {exc}", path=str(path)) from None
+    arrays = []
+    for name in wanted:
+        typ = SCHEMA.field(name).type
+        if name in present:
+            arrays.append(table.column(name).cast(typ))
+        else:
+            arrays.append(pa.nulls(table.num_rows, typ))
+    return pa.Table.from_arrays(arrays, schema=pa.schema([SCHEMA.field(n) for n in wanted]))
 
 
 def committed_warc_sizes(out_dir) -> dict[str, int]:
     """For each WARC file (relative path), the largest size any committed log part recorded."""
     sizes: dict[str, int] = {}
     for part in log_parts(out_dir):
-        try:
-            meta = pq.read_schema(part).metadata or {}
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise InputError(f"unreadable fetch-log part: {exc}", path=str(part)) from None
+        meta = _part_schema(part).metadata or {}
         for rel, size in json.loads(meta.get(WARC_SIZES_KEY, b"{}")).items():
             sizes[rel] = max(sizes.get(rel, 0), int(size))
     return sizes

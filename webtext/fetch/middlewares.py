@@ -18,16 +18,16 @@ the local host), shared address space (100.64.0.0/10) and anything else Python's
 does not call global; IPv4-mapped IPv6 addresses are judged by their IPv4 address. The test-only
 `allow_loopback` option allows 127.0.0.0/8 and nothing else.
 
-Politeness: `SharedRobotsTxtMiddleware` obeys robots.txt (fixing a Scrapy 2.19 race, see the
-class). `CrawlDelayMiddleware` applies robots.txt's Crawl-delay (which Scrapy's robots
+Politeness: `RobotsMiddleware` obeys robots.txt as RFC 9309 says (an unreachable robots.txt
+disallows the host; see the class). `CrawlDelayMiddleware` applies robots.txt's Crawl-delay (which Scrapy's robots
 middleware parses but ignores) to the host's download slot: one request at a time, at least that
 many seconds apart, and AutoThrottle may not lower it. `BackoffRetryMiddleware` waits before each
 retry: the server's `Retry-After` on 429/503 (not retried when longer than `max_retry_after`),
 otherwise exponential backoff.
 
 Archive: `ArchiveMiddleware` sits next to the download handler, so it sees each raw response
-(every hop of a redirect chain, every retried attempt, robots.txt) before decompression and
-writes it to the WARC files; the request's meta then carries the record's location for the log.
+(every hop of a redirect chain, every retried attempt, robots.txt) before decompression; the
+exchanges of a URL are written as one set with its log row (warc.py explains why).
 """
 
 from __future__ import annotations
@@ -40,10 +40,12 @@ from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
-from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest, NotConfigured, StopDownload
+from scrapy.http import Request
+from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import build_from_crawler, load_object
 from scrapy.utils.response import response_status_message
 from twisted.internet.defer import Deferred
 from twisted.internet.error import DNSLookupError
@@ -188,25 +190,183 @@ def _is_ip_literal(host: str) -> bool:
         return False
 
 
+# -- bounded response headers -----------------------------------------------------------------
+
+
+class HeadersTooLarge(Exception):
+    """A response whose header section passed the count or byte cap (a header bomb)."""
+
+
+def cap_response_headers(max_count: int, max_bytes: int) -> None:
+    """Cap the header section of every HTTP/1.1 response this process reads.
+
+    Twisted's response parser (which Scrapy's HTTP/1.1 handler uses) caps a single line at 16 KiB
+    but not the number of lines: a server streaming `X-a: b` lines forever grew a crawl to 1.3 GB
+    within the download timeout. Browsers and servers cap the header section (Chrome 256 KiB,
+    nginx and Apache 8-64 KiB); so does this, at `max_count` fields and `max_bytes` bytes (1xx
+    interim responses included). Past either, the parser raises `HeadersTooLarge`: Twisted drops
+    the connection and the request fails with error class `headers_too_large`, not retried.
+
+    Twisted gives no setting for this, so the parser class that `HTTP11ClientProtocol` creates is
+    replaced by a subclass; the crawl runs in its own process (crawl.py), the only one patched.
+    """
+    from twisted.web import _newclient
+
+    base = getattr(_newclient.HTTPClientParser, "_webtext_base", _newclient.HTTPClientParser)
+
+    class CappedHTTPClientParser(base):
+        _webtext_base = base
+
+        def __init__(self, request, finisher):
+            super().__init__(request, finisher)
+            self._header_lines = 0
+            self._header_bytes = 0
+
+        def lineReceived(self, line):
+            if self.state in (_newclient.STATUS, _newclient.HEADER):
+                self._header_lines += 1
+                self._header_bytes += len(line) + 1
+                if self._header_lines > max_count + 1:  # + the status line
+                    raise HeadersTooLarge(f"more than {max_count} response header fields")
+                if self._header_bytes > max_bytes:
+                    raise HeadersTooLarge(f"response header section over {max_bytes:,} bytes")
+            return super().lineReceived(line)
+
+        def lineLengthExceeded(self, line):
+            if self.state in (_newclient.STATUS, _newclient.HEADER):
+                raise HeadersTooLarge(f"a response header line over {self.MAX_LENGTH:,} bytes")
+            return super().lineLengthExceeded(line)
+
+    _newclient.HTTPClientParser = CappedHTTPClientParser
+
+
+def headers_too_large(exc: BaseException) -> bool:
+    """Whether a download failure is (or wraps) `HeadersTooLarge`."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, HeadersTooLarge):
+            return True
+        for reason in getattr(exc, "reasons", None) or ():
+            if isinstance(getattr(reason, "value", None), HeadersTooLarge):
+                return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
 # -- politeness -------------------------------------------------------------------------------
 
 
-class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
-    """Scrapy's robots.txt middleware, fixed for many requests waiting on one robots.txt.
+class RobotsUnreachable(IgnoreRequest):
+    """The host's robots.txt could not be had (RFC 9309 §2.3.1.4): nothing on the host is fetched."""
 
-    Requests that arrive while a host's robots.txt is being fetched all wait on one Deferred;
-    in Scrapy 2.19 only the first waiter receives the parser, the others receive None and would
-    be let through unchecked (found by tests/fetch: a disallowed page was fetched). The parser is
-    stored on the middleware before the Deferred fires, so waiters read it from there.
+    def __init__(self, message: str, error_class: str = "robots_unreachable"):
+        super().__init__(message)
+        self.error_class = error_class
+
+
+ROBOTS_MAX_BYTES = 500 * 2**10  # RFC 9309 §2.5: parse at least 500 KiB; the rest is ignored
+ROBOTS_MAX_REDIRECTS = 5  # RFC 9309 §2.3.1.2: follow at least five consecutive redirects
+# A robots.txt that cannot be connected to because the host itself cannot be: the pages fail the
+# same way, so their rows say so (disallowed all the same: the page is not requested).
+_HOST_LEVEL = {"dns_error", "connection_refused", "forbidden_address"}
+
+
+class RobotsMiddleware:
+    """robots.txt as RFC 9309 §2.3.1 says, one verdict per host (scheme + host + port) and crawl.
+
+    - 2xx: the first 500 KiB are parsed (Protego, through Scrapy's parser class); Crawl-delay is
+      passed on (`robots_parsed` signal, CrawlDelayMiddleware). A longer file is cut there
+      (`StopDownload`, its record marked `WARC-Truncated`), not failed.
+    - 4xx (except 429): "unavailable": everything is allowed.
+    - 5xx, 429, a timeout, a connection failure, more than 5 redirects, a redirect the guard
+      refuses (private, loopback, ... address; not http/https): "unreachable": everything on the
+      host is disallowed for this crawl, each URL logged `robots_unreachable` with the cause in
+      `error_detail` (a later crawl asks again). When the host itself cannot be connected to
+      (no DNS answer, connection refused, a forbidden address), its URLs get that class instead.
+    - Redirects of robots.txt are followed up to 5 hops, each a normal request through the SSRF
+      guard; retries and Retry-After apply as to any request; every hop is archived.
+
+    Many requests wait for one host's robots.txt at once; each gets its own Deferred, fired with
+    the verdict (Scrapy 2.19's middleware shared one Deferred and handed the parser to the first
+    waiter only, letting the others through unchecked).
     """
 
-    async def robot_parser(self, request):
-        rp = await super().robot_parser(request)
-        if rp is None:
-            stored = self._parsers.get(urlparse_cached(request).netloc)
-            if stored is not None and not isinstance(stored, Deferred):
-                return stored
-        return rp
+    def __init__(self, crawler):
+        if not crawler.settings.getbool("ROBOTSTXT_OBEY"):
+            raise NotConfigured
+        self.crawler = crawler
+        self.user_agent = crawler.settings.get("ROBOTSTXT_USER_AGENT") or crawler.settings.get("USER_AGENT")
+        self.parser_class = load_object(crawler.settings.get("ROBOTSTXT_PARSER"))
+        self.verdicts: dict[str, tuple] = {}  # netloc -> ("parser", rp) | ("allow", why) | ("deny", class, why)
+        self.waiting: dict[str, list[Deferred]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        mw = cls(crawler)
+        crawler.signals.connect(mw.bytes_received, signal=signals.bytes_received)
+        return mw
+
+    def bytes_received(self, data, request, spider=None):
+        if request.meta.get("webtext_robots"):
+            got = request.meta.get("webtext_robots_bytes", 0) + len(data)
+            request.meta["webtext_robots_bytes"] = got
+            if got > ROBOTS_MAX_BYTES:
+                raise StopDownload(fail=False)
+
+    async def process_request(self, request):
+        if request.meta.get("dont_obey_robotstxt"):
+            return None
+        netloc = urlparse_cached(request).netloc
+        verdict = self.verdicts.get(netloc)
+        if verdict is None:
+            verdict = await self._verdict(request, netloc)
+        if verdict[0] == "deny":
+            raise RobotsUnreachable(verdict[2], verdict[1])
+        if verdict[0] == "parser" and not verdict[1].allowed(request.url, self.user_agent):
+            raise IgnoreRequest("Forbidden by robots.txt")
+        return None
+
+    async def _verdict(self, request, netloc: str) -> tuple:
+        if netloc in self.waiting:  # another request is fetching it: wait for the verdict
+            d: Deferred = Deferred()
+            self.waiting[netloc].append(d)
+            return await maybe_deferred_to_future(d)
+        self.waiting[netloc] = []
+        url = urlparse_cached(request)
+        state: dict = {"answers": 0}  # responses seen on the way (ArchiveMiddleware counts them)
+        robots = Request(
+            f"{url.scheme}://{netloc}/robots.txt",
+            priority=1000,
+            meta={"dont_obey_robotstxt": True, "webtext_robots": state, "redirect_ttl": ROBOTS_MAX_REDIRECTS},
+            callback=NO_CALLBACK,
+        )
+        try:
+            response = await self.crawler.engine.download_async(robots)
+            verdict = await self._judge(response, request)
+        except Exception as exc:  # noqa: BLE001 - every failure is a verdict (RFC 9309 §2.3.1.4)
+            from webtext.fetch.spider import classify_failure
+
+            cls = classify_failure(exc)
+            if cls in _HOST_LEVEL and not state["answers"]:  # the host itself: nothing ever answered
+                verdict = ("deny", cls, f"robots.txt not fetched ({cls}): {exc}"[:500])
+            else:
+                verdict = ("deny", "robots_unreachable", f"robots.txt unreachable ({cls}): {exc}"[:500])
+        self.verdicts[netloc] = verdict
+        for d in self.waiting.pop(netloc):
+            d.callback(verdict)
+        return verdict
+
+    async def _judge(self, response, request) -> tuple:
+        status = response.status
+        if 200 <= status < 300:
+            body = response.body[:ROBOTS_MAX_BYTES]
+            rp = build_from_crawler(self.parser_class, self.crawler, body)
+            await self.crawler.signals.send_catch_log_async(signal=signals.robots_parsed, robotparser=rp, request=request)
+            return ("parser", rp)
+        if 400 <= status < 500 and status != 429:
+            return ("allow", f"robots.txt answered {status}: unavailable, all allowed")
+        # 5xx, 429, a redirect not followed (no Location, or not http/https), 1xx
+        return ("deny", "robots_unreachable", f"robots.txt unreachable: {response.url} answered {status}")
 
 
 class CrawlDelayMiddleware:
@@ -302,6 +462,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return retry
 
     async def process_exception(self, request, exception):
+        if headers_too_large(exception):
+            return None  # a header bomb answers the same way every time
         if isinstance(exception, self.exceptions_to_retry) and not request.meta.get("dont_retry", False):
             retry = self._retry(request, exception)
             if retry is not None:
@@ -314,7 +476,13 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
 
 class ArchiveMiddleware:
-    """Writes every raw response (and its request) to the WARC files; notes where in request.meta."""
+    """Keeps every raw response (with its request) for the archive, before anything acts on it.
+
+    The exchanges of one URL - every redirect hop and retried attempt - gather in the request's
+    meta (`webtext_set`, one list shared by the requests of the chain, since Scrapy copies meta
+    shallowly) and are written as one set when the URL's log row is recorded (spider.record,
+    warc.py). A response from a forbidden peer never gets here (the guard runs first). robots.txt
+    responses, which belong to a host rather than to a logged URL, are written at once."""
 
     def __init__(self, crawler):
         self.crawler = crawler
@@ -324,34 +492,37 @@ class ArchiveMiddleware:
         return cls(crawler)
 
     def process_request(self, request):
-        request.meta.pop("webtext_warc", None)  # a new hop: forget the previous hop's record
         request.meta.pop("webtext_replayed_from", None)
         request.meta.setdefault("webtext_t0", time.monotonic())
         return None
 
     def process_response(self, request, response):
-        spider = self.crawler.spider
-        replayed = request.meta.get("webtext_replayed_from")
-        if replayed is not None:
-            request.meta["webtext_warc"] = replayed
+        robots = request.meta.get("webtext_robots")
+        if isinstance(robots, dict):  # shared by the hops of one robots.txt fetch (RobotsMiddleware)
+            robots["answers"] = robots.get("answers", 0) + 1
+        chain = request.meta.get("webtext_set")
+        writer = getattr(self.crawler.spider, "warc", None)
+        if chain is None and (writer is None or request.meta.get("webtext_replayed_from") is not None):
             return response
-        writer = getattr(spider, "warc", None)
-        if writer is None:
-            return response
-        first_hop = "webtext_url" in request.meta and not request.meta.get("redirect_urls")
+        from webtext.fetch.warc import ROLE_ROBOTS, Exchange
+
         try:
             reason = HTTPStatus(response.status).phrase
         except ValueError:
             reason = ""
-        request.meta["webtext_warc"] = writer.write_exchange(
-            request.meta["webtext_url"] if first_hop else request.url,
-            method=request.method,
-            request_url=request.url,
-            request_headers=request.headers,
-            status=response.status,
+        exchange = Exchange(
+            request.url,
+            response.status,
+            response.headers,
+            response.body,
             reason=reason,
-            response_headers=response.headers,
-            body=response.body,
+            method=request.method,
+            request_headers=request.headers,
             ip_address=str(response.ip_address) if response.ip_address else None,
+            truncated="length" if "download_stopped" in (response.flags or ()) else None,
         )
+        if chain is not None:
+            chain.append(exchange)
+        else:
+            writer.write_set([exchange], role=ROLE_ROBOTS)
         return response

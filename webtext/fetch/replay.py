@@ -14,6 +14,12 @@ Two uses:
   (redirect hops are archived too, so redirect chains replay). A URL absent from the archive
   fails with `NotInArchive` and is logged as `not_in_archive`. Replay writes no new WARC
   records: log rows point at the records they were served from.
+
+`revisit` records (identical payload, warc.py) read as the response they stand for: the
+original record's body under the revisit's own URL, status and headers. A file that is empty,
+unreadable or not a WARC is bad input: an InputError naming it (exit 2), never "no records".
+Fields the fetch stage adds to each response (`WebText-URL`, `WebText-Role`, `WebText-Outcome`,
+warc.py) come back as `WarcResponse.fetch_url`, `.role` and `.outcome` (None in other WARCs).
 """
 
 from __future__ import annotations
@@ -45,6 +51,10 @@ class WarcResponse:
     header_list: list[tuple[str, str]] = field(default_factory=list)
     ip_address: str | None = None
     truncated: bool = False
+    fetch_url: str | None = None  # WebText-URL: the logged URL whose set this record is in
+    role: str | None = None  # WebText-Role: final | hop | robots (None: not written by webtext fetch)
+    outcome: str | None = None  # WebText-Outcome on a final record: kept, or the log's error class
+    revisit: bool = False  # a revisit record, read through to its original's body
 
     def text(self) -> str:
         from webtext.fetch.charset import decode_html
@@ -88,15 +98,65 @@ def _decode_content(raw: bytes, encodings: str, max_bytes: int) -> tuple[bytes, 
     return body, truncated
 
 
-def _response_from_record(record, path: str, offset: int, max_bytes: int) -> WarcResponse:
+def _warcio_error(exc: BaseException) -> str:
+    text = str(exc).split(", first line")[0].strip() or type(exc).__name__
+    return text[:200]
+
+
+def _open_record(path, offset: int, fh=None):
+    """(record, file) for the record at `offset`; the caller reads it before closing the file."""
+    fh = fh if fh is not None else open(path, "rb")
+    fh.seek(offset)
+    try:
+        record = next(iter(ArchiveIterator(fh)), None)
+    except Exception as exc:  # warcio raises several kinds on a corrupt file
+        raise InputError(f"no readable WARC record at offset {offset}: {_warcio_error(exc)}", path=str(path)) from None
+    return record, fh
+
+
+def _revisit_payload(record, path: str, fh=None) -> bytes:
+    """The payload of the record a revisit refers to (warc.py writes where it is: the same file)."""
+    from webtext.fetch.warc import F_REF_FILE, F_REF_OFFSET
+
+    ref_id = record.rec_headers.get_header("WARC-Refers-To")
+    name, offset = record.rec_headers.get_header(F_REF_FILE), record.rec_headers.get_header(F_REF_OFFSET)
+    if name is None or offset is None:
+        raise InputError(f"revisit record {ref_id or ''} does not say where its original is", path=str(path))
+    if "://" in str(path) and fh is not None:  # a remote file: the original is in the same file
+        original_path, own = path, fh
+    else:
+        original_path, own = Path(path).parent / name, None
+    original, ofh = _open_record(original_path, int(offset), own)
+    try:
+        if original is None or original.rec_type != "response" or (
+            ref_id and original.rec_headers.get_header("WARC-Record-ID") != ref_id
+        ):
+            raise InputError(f"the original of revisit record {ref_id} is not at offset {offset}", path=str(original_path))
+        return original.raw_stream.read()
+    finally:
+        if own is None:
+            ofh.close()
+
+
+def _response_from_record(record, path: str, offset: int, max_bytes: int, fh=None) -> WarcResponse:
+    from webtext.fetch.warc import F_OUTCOME, F_ROLE, F_URL
+
     http = record.http_headers
     header_list = list(http.headers) if http else []
     headers = {k.lower(): v for k, v in header_list}
-    raw = record.raw_stream.read()
+    revisit = record.rec_type == "revisit"
+    if revisit:
+        here = fh.tell() if fh is not None else None
+        raw = _revisit_payload(record, path, fh)
+        if here is not None:
+            fh.seek(here)
+    else:
+        raw = record.raw_stream.read()
     body, truncated = _decode_content(raw, headers.get("content-encoding", ""), max_bytes)
     status = int(http.get_statuscode()) if http else 0
+    rec = record.rec_headers
     return WarcResponse(
-        url=record.rec_headers.get_header("WARC-Target-URI"),
+        url=rec.get_header("WARC-Target-URI"),
         status=status,
         headers=headers,
         body=body,
@@ -105,34 +165,61 @@ def _response_from_record(record, path: str, offset: int, max_bytes: int) -> War
         warc_offset=offset,
         raw_body=raw,
         header_list=header_list,
-        ip_address=record.rec_headers.get_header("WARC-IP-Address"),
+        ip_address=rec.get_header("WARC-IP-Address"),
         truncated=truncated,
+        fetch_url=rec.get_header(F_URL),
+        role=rec.get_header(F_ROLE),
+        outcome=rec.get_header(F_OUTCOME),
+        revisit=revisit,
     )
 
 
-def iter_warc_responses(paths, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[WarcResponse]:
-    """Every response record of the given WARC files (folders expand to their *.warc.gz), in order."""
-    for path in _expand(paths):
-        try:
-            with open(path, "rb") as fh:
-                it = ArchiveIterator(fh)
-                for record in it:
-                    if record.rec_type != "response":
-                        continue
-                    yield _response_from_record(record, str(path), it.get_record_offset(), max_bytes)
-        except OSError as exc:
-            raise InputError(f"cannot read WARC file: {exc}", path=str(path)) from None
+def _records(path: Path):
+    """(record, iterator) for every record of a WARC file; a bad file is an InputError naming it.
 
-
-def read_response(warc_path, offset: int, *, max_bytes: int = DEFAULT_MAX_BYTES) -> WarcResponse:
-    """The response record at `offset` of `warc_path` (the location a fetch-log row names)."""
+    Take a record's offset with `iterator.get_record_offset()` *after* reading what you need of
+    it: warcio finds the offset by reading the record to its end."""
     try:
-        with open(warc_path, "rb") as fh:
-            fh.seek(offset)
-            record = next(iter(ArchiveIterator(fh)), None)
-            if record is None or record.rec_type != "response":
+        if path.stat().st_size == 0:
+            raise InputError("empty file (0 bytes): not a WARC file", path=str(path))
+        with open(path, "rb") as fh:
+            it = ArchiveIterator(fh)
+            try:
+                for record in it:
+                    if record.format != "warc":  # warcio reads anything as an ARC record, even noise
+                        raise InputError("not a WARC file (no WARC/1.x record header)", path=str(path))
+                    yield record, it
+            except InputError:
+                raise
+            except Exception as exc:  # warcio raises several kinds on a corrupt or non-WARC file
+                raise InputError(f"not a readable WARC file: {_warcio_error(exc)}", path=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read WARC file: {exc}", path=str(path)) from None
+
+
+def iter_warc_responses(paths, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[WarcResponse]:
+    """Every response (and revisit) record of the given WARC files (folders expand to their
+    *.warc.gz and *.warc), in order. Empty, unreadable or non-WARC files raise InputError."""
+    for path in _expand(paths):
+        for record, it in _records(path):
+            if record.rec_type == "response" or (record.rec_type == "revisit" and record.http_headers is not None):
+                response = _response_from_record(record, str(path), -1, max_bytes)
+                response.warc_offset = it.get_record_offset()  # after the body was read (see _records)
+                yield response
+
+
+def read_response(warc_path, offset: int, *, max_bytes: int = DEFAULT_MAX_BYTES, fh=None) -> WarcResponse:
+    """The response (or revisit) record at `offset` of `warc_path` (the location a fetch-log row
+    names). `fh`: an open, seekable file of it (e.g. a remote file opened by the caller)."""
+    try:
+        record, f = _open_record(warc_path, offset, fh)
+        try:
+            if record is None or record.rec_type not in ("response", "revisit"):
                 raise InputError(f"no response record at offset {offset}", path=str(warc_path))
-            return _response_from_record(record, str(warc_path), offset, max_bytes)
+            return _response_from_record(record, str(warc_path), offset, max_bytes, fh)
+        finally:
+            if fh is None:
+                f.close()
     except OSError as exc:
         raise InputError(f"cannot read WARC file: {exc}", path=str(warc_path)) from None
 
@@ -152,6 +239,19 @@ def _expand(paths) -> list[Path]:
     return out
 
 
+def check_warc_files(paths) -> list[Path]:
+    """The WARC files `paths` name, each checked to open with a WARC record (InputError otherwise).
+    Cheap: reads one record per file. A folder without any WARC file is an error too."""
+    files = _expand(paths)
+    for p in paths if not isinstance(paths, (str, os.PathLike)) else [paths]:
+        if Path(p).is_dir() and not any(f.is_relative_to(Path(p)) for f in files):
+            raise InputError("no *.warc.gz or *.warc files in this folder", path=str(p))
+    for path in files:
+        for _record, _it in _records(path):
+            break
+    return files
+
+
 class ArchiveIndex:
     """URL -> (path, offset) of the last response record archived for it, over the given WARCs."""
 
@@ -159,18 +259,13 @@ class ArchiveIndex:
         from w3lib.url import safe_url_string  # the spelling Scrapy gives request URLs
 
         self.locations: dict[str, tuple[str, int]] = {}
-        for path in _expand(paths):
-            try:
-                with open(path, "rb") as fh:
-                    it = ArchiveIterator(fh)
-                    for record in it:
-                        if record.rec_type == "response":
-                            uri = record.rec_headers.get_header("WARC-Target-URI")
-                            loc = (str(path.resolve()), it.get_record_offset())
-                            self.locations[uri] = loc
-                            self.locations.setdefault(safe_url_string(uri), loc)
-            except Exception as exc:  # warcio raises several kinds on a corrupt file
-                raise InputError(f"unreadable WARC file: {exc}", path=str(path)) from None
+        for path in check_warc_files(paths):
+            for record, it in _records(path):
+                if record.rec_type in ("response", "revisit") and record.http_headers is not None:
+                    uri = record.rec_headers.get_header("WARC-Target-URI")
+                    loc = (str(path.resolve()), it.get_record_offset())
+                    self.locations[uri] = loc
+                    self.locations.setdefault(safe_url_string(uri), loc)
 
     def get(self, url: str) -> tuple[str, int] | None:
         return self.locations.get(url)
@@ -207,22 +302,19 @@ class ReplayDownloadHandler:
         loc = self.index.get(request.url)
         if loc is None:
             raise NotInArchive(f"{request.url} is not in the replayed WARC files")
-        with open(loc[0], "rb") as fh:
-            fh.seek(loc[1])
-            record = next(iter(ArchiveIterator(fh)))
-            http = record.http_headers
-            raw = record.raw_stream.read()
+        archived = read_response(loc[0], loc[1], max_bytes=0)
+        raw = archived.raw_body
         headers = Headers()
-        for name, value in http.headers:
+        for name, value in archived.header_list:
             if name.lower() != "content-length":
                 headers.appendlist(name, value)
         headers["Content-Length"] = str(len(raw))
         request.meta["webtext_replayed_from"] = loc
         cls = responsetypes.from_args(headers=headers, url=request.url, body=raw)
-        ip = record.rec_headers.get_header("WARC-IP-Address")
+        ip = archived.ip_address
         return cls(
             url=request.url,
-            status=int(http.get_statuscode()),
+            status=archived.status,
             headers=headers,
             body=raw,
             request=request,

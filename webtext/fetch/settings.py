@@ -6,11 +6,13 @@ values because they cross a process boundary (`crawl.py` runs Scrapy in a child 
 
 What the settings decide, and why:
 
-- Politeness: robots.txt obeyed (Protego parser, Crawl-delay honoured by
+- Politeness: robots.txt obeyed as RFC 9309 says (`middlewares.RobotsMiddleware`: Protego parser,
+  unreachable robots.txt = nothing fetched on that host, Crawl-delay honoured by
   `middlewares.CrawlDelayMiddleware`), `per_domain_concurrency` parallel requests per host,
   AutoThrottle adapting the per-host delay to the server's latency, a descriptive user agent.
 - Limits: `download_timeout` (whole download, so a slow drip is cut too), `max_bytes` (applies to
   the bytes on the wire *and* to the decompressed body: a gzip bomb stops at the cap),
+  `max_header_count` / `max_header_bytes` (a header bomb stops there, middlewares.py),
   `redirect_limit`, `retries` with exponential backoff that honours `Retry-After`.
 - Safety: http and https are the only download handlers (file://, ftp://, s3://, data: are
   removed, so a redirect can never read a local file); the DNS resolver is
@@ -43,6 +45,8 @@ class FetchOptions:
     retry_backoff: float = 2.0  # seconds before the first retry; doubles each time
     max_retry_after: float = 120.0  # a longer Retry-After is not waited for: the URL fails
     redirect_limit: int = 10
+    max_header_count: int = 256  # response header fields; more is a header bomb (headers_too_large)
+    max_header_bytes: int = 64 * 2**10  # bytes of a response's header section, likewise
     user_agent: str = DEFAULT_USER_AGENT
     obey_robots: bool = True
     max_crawl_delay: float = 60.0  # a robots.txt Crawl-delay above this is clamped to it
@@ -72,7 +76,7 @@ class FetchOptions:
 MW = "webtext.fetch.middlewares"
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    f"{MW}.SharedRobotsTxtMiddleware": 100,
+    f"{MW}.RobotsMiddleware": 100,
     f"{MW}.CrawlDelayMiddleware": 110,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     f"{MW}.BackoffRetryMiddleware": 550,

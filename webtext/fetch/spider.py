@@ -1,14 +1,18 @@
 """The fetch spider: one request per URL, exactly one fetch-log row per URL, whatever happens.
 
 Every URL becomes a `Request` whose callback (`parse`) and errback (`failed`) both end in
-`record()`, which adds the URL's row to the `FetchLog`. The spider follows no links: it fetches
+`record()`, which writes the URL's set of WARC records (every hop and attempt, gathered by
+ArchiveMiddleware) and adds the URL's row to the `FetchLog`, in that order and in one step, so a
+committed log part covers exactly the sets written before it (warc.py). The spider follows no links: it fetches
 the list it was given. Redirects, retries, robots.txt, the size cap and the SSRF guard happen in
 middlewares (settings.py, middlewares.py); the spider only judges the final outcome:
 
 - a response: `http_<status>` for 4xx/5xx, `redirect_not_followed` for a 3xx that was not
   followed (a Location that is missing or not http(s)), `non_html` for other content types,
   `empty_body` for an empty 2xx body, else kept (`error` null) with its charset.
-- a failure: `classify_failure()` maps the exception to an error class.
+- a failure: `classify_failure()` maps the exception to an error class. When the failing
+  request had been answered (a redirect loop, a gzip body over the cap after decompression), the
+  row keeps that response's status; status is null only when the final URL never answered.
 
 URLs the engine dropped without calling back (which should not happen) get a row
 `internal_dropped` when the crawl finishes, so nothing is lost silently. When the crawl is
@@ -17,7 +21,6 @@ stopped early (Ctrl-C, shutdown), URLs without an outcome get no row and a rerun
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -41,7 +44,7 @@ from twisted.internet.defer import TimeoutError as TxTimeoutError
 
 from webtext.fetch.charset import detect_charset, is_html
 from webtext.fetch.log import FetchLog, make_row
-from webtext.fetch.middlewares import ForbiddenAddress, ForbiddenScheme
+from webtext.fetch.middlewares import ForbiddenAddress, ForbiddenScheme, RobotsUnreachable, headers_too_large
 from webtext.fetch.replay import NotInArchive
 from webtext.fetch.settings import FetchOptions
 from webtext.fetch.warc import RollingWarcWriter
@@ -51,6 +54,10 @@ from webtext.progress import Progress
 def classify_failure(exc: BaseException) -> str:
     """The fetch-log error class for an exception raised while fetching a URL."""
     msg = str(exc)
+    if isinstance(exc, RobotsUnreachable):
+        return exc.error_class
+    if headers_too_large(exc):
+        return "headers_too_large"
     if isinstance(exc, ForbiddenAddress):
         return "forbidden_address"
     if isinstance(exc, (ForbiddenScheme, NotSupported, UnsupportedURLSchemeError)):
@@ -118,7 +125,8 @@ class FetchSpider(scrapy.Spider):
         for url in self.urls:
             try:
                 request = scrapy.Request(
-                    url, callback=self.parse, errback=self.failed, dont_filter=True, meta={"webtext_url": url}
+                    url, callback=self.parse, errback=self.failed, dont_filter=True,
+                    meta={"webtext_url": url, "webtext_set": []},
                 )
             except (ValueError, TypeError) as exc:
                 self.record(make_row(url, error="invalid_url", error_detail=str(exc)))
@@ -143,24 +151,9 @@ class FetchSpider(scrapy.Spider):
         self.progress.__exit__(None, None, None)
 
     # -- outcomes -------------------------------------------------------------------------
-    def _location(self, meta) -> tuple[str | None, int | None]:
-        loc = meta.get("webtext_warc")
-        if not loc:
-            return None, None
-        path, offset = loc
-        if os.path.isabs(path):  # replayed from an archive: relative when it is inside out_dir
-            try:
-                path = str(Path(path).relative_to(self.out_dir))
-            except ValueError:
-                pass
-        return path, offset
-
     def _common(self, request, meta) -> dict:
         t0 = meta.get("webtext_t0")
-        warc_path, warc_offset = self._location(meta)
         return {
-            "warc_path": warc_path,
-            "warc_offset": warc_offset,
             "attempts": int(meta.get("retry_times", 0)) + 1,
             "redirects": len(meta.get("redirect_urls", ())),
             "elapsed_s": round(time.monotonic() - t0, 4) if t0 else None,
@@ -199,25 +192,49 @@ class FetchSpider(scrapy.Spider):
                 charset_source=source,
                 ip=str(response.ip_address) if response.ip_address else None,
                 **self._common(response.request, meta),
-            )
+            ),
+            meta,
         )
 
     def failed(self, failure):
         request = failure.request
         exc = failure.value
-        url = request.meta["webtext_url"]
+        meta = request.meta
+        url = meta["webtext_url"]
         response = getattr(exc, "response", None)
+        status = response.status if response is not None else None
+        chain = meta.get("webtext_set") or []
+        if status is None and chain and chain[-1].url == request.url:
+            status = chain[-1].status  # the final URL answered; what came after failed (loop, bomb, ...)
         self.record(
             make_row(
                 url,
                 final_url=request.url,
-                status=response.status if response is not None else None,
+                status=status,
                 error=classify_failure(exc),
                 error_detail=f"{type(exc).__name__}: {exc}"[:500],
-                **self._common(request, request.meta),
-            )
+                **self._common(request, meta),
+            ),
+            meta,
         )
 
-    def record(self, row: dict) -> None:
+    def record(self, row: dict, meta: dict | None = None) -> None:
+        """Write the URL's set of WARC records, then add its row (see the module docstring)."""
+        if row["url"] in self.fetch_log:
+            return
+        if meta is not None:
+            replayed = meta.get("webtext_replayed_from")
+            chain = meta.get("webtext_set")
+            if replayed is not None:  # served from an archive: point at the record it came from
+                path, offset = replayed
+                try:
+                    path = str(Path(path).relative_to(self.out_dir))
+                except ValueError:
+                    pass
+                row["warc_path"], row["warc_offset"] = path, offset
+            elif chain and self.warc is not None:
+                locations = self.warc.write_set(chain, fetch_url=row["url"], outcome=row["error"])
+                row["warc_path"], row["warc_offset"] = locations[-1]
+                chain.clear()  # written once, whatever else calls back
         if self.fetch_log.add(row):
             self.progress.update(1)
