@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "webtext.clean_cli",
     "webtext.tokenizer.cli",
     "webtext.gpt2.cli",
+    "webtext.checks.cli",
 )
 
 

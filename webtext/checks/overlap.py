@@ -1,0 +1,340 @@
+"""Train/test overlap: the GPT-2 paper's 8-gram Bloom-filter check (§4), and decontamination.
+
+    build_filter(OUT)            -> OUT/overlap/ngram8/{bloom.bits, params.json}; OUT/manifest.json["overlap"]
+    overlap_report(filter, FILE) -> per evaluation file: the share of its n-grams found in the corpus,
+                                    and per example its own share (which examples are contaminated)
+    decontaminate_documents(docs, FILES) -> the documents sharing more than `threshold` n-grams with
+                                    the evaluation sets dropped, counted as `contaminated`
+
+The filter holds every n-gram of every document of the shards listed in OUT/manifest.json (text
+normalised as `webtext.checks.bloom` says). It is built in two streaming passes over the shards, one
+Parquet row group per task, `workers` processes (default: every core): the first counts the n-grams
+(to size the filter for the target FP rate), the second hashes them in the workers and sets the bits
+in the parent. At most 2 tasks per worker are in flight, so memory is the filter plus a few row groups,
+whatever the corpus size. It is rebuilt only when the shards (their sha256s in the manifest), n or
+the FP target change.
+
+Overlap is counted over n-gram occurrences: an example whose 10 n-grams include 3 found in the
+filter has overlap 0.3; a file's share is found / total over all its examples. A found n-gram can
+be a false positive at the printed rate (<= 1e-8 by default), never a false negative.
+
+Decontamination compares exactly (no Bloom filter): the evaluation sets' n-grams are few, so their
+128-bit hashes are held in memory, and each corpus document's n-grams are looked up among them. A
+document is dropped when more than `threshold` of its n-gram occurrences (default 0: any) are in
+the evaluation sets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from webtext.checks.bloom import BloomFilter, WordHasher, fp_bound, ngram_hashes, normalise, optimal_size
+from webtext.errors import ConfigError, InputError
+
+DEFAULT_NGRAM = 8
+DEFAULT_FP_RATE = 1e-8
+FORMAT = 1
+
+
+def filter_dir(corpus: str | os.PathLike, n: int) -> Path:
+    return Path(corpus) / "overlap" / f"ngram{n}"
+
+
+# ---------------------------------------------------------------------------- reading the shards
+
+
+def shard_tasks(corpus: str | os.PathLike) -> tuple[list[tuple[str, int]], list[dict]]:
+    """One task per Parquet row group of the shards the manifest lists: ([(path, row group)], shard infos)."""
+    import pyarrow.parquet as pq
+
+    from webtext.shards import read_manifest
+
+    corpus = Path(corpus)
+    manifest = read_manifest(corpus)
+    tasks = []
+    for info in manifest.get("shards", []):
+        path = corpus / info["file"]
+        if not path.is_file():
+            raise InputError("shard listed in the manifest is missing", path=str(path))
+        try:
+            groups = pq.ParquetFile(path).metadata.num_row_groups
+        except Exception as exc:
+            raise InputError(f"not a readable Parquet file: {exc}", path=str(path)) from None
+        tasks.extend((str(path), g) for g in range(groups))
+    return tasks, manifest.get("shards", [])
+
+
+def _texts(task: tuple[str, int]) -> list[str]:
+    import pyarrow.parquet as pq
+
+    path, group = task
+    try:
+        return [t or "" for t in pq.ParquetFile(path).read_row_group(group, columns=["text"]).column("text").to_pylist()]
+    except Exception as exc:
+        raise InputError(f"cannot read row group {group}: {exc}", path=path) from None
+
+
+_HASHER: WordHasher | None = None
+
+
+def _hasher() -> WordHasher:
+    global _HASHER
+    if _HASHER is None:
+        _HASHER = WordHasher()
+    return _HASHER
+
+
+def _count_task(args) -> tuple[int, int]:
+    task, n = args
+    texts = _texts(task)
+    return sum(max(len(normalise(t)) - n + 1, 0) for t in texts), len(texts)
+
+
+def _hash_task(args) -> tuple[np.ndarray, np.ndarray]:
+    task, n = args
+    h = _hasher()
+    parts = [ngram_hashes(normalise(t), n, h) for t in _texts(task)]
+    if not parts:
+        return np.zeros(0, np.uint64), np.zeros(0, np.uint64)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _bounded_map(fn, items, workers: int):
+    """fn over items, results in order; in a pool of `workers` processes with at most 2 per worker in flight."""
+    if workers <= 1:
+        for item in items:
+            yield fn(item)
+        return
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn" if os.name == "nt" else "fork")
+    with ctx.Pool(workers) as pool:
+        pending: deque = deque()
+        it = iter(items)
+        for item in it:
+            pending.append(pool.apply_async(fn, (item,)))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+def _workers(workers: int | None) -> int:
+    return workers if workers and workers > 0 else (os.cpu_count() or 1)
+
+
+# ---------------------------------------------------------------------------- the filter
+
+
+@dataclass
+class CorpusFilter:
+    bloom: BloomFilter
+    params: dict
+
+    @property
+    def n(self) -> int:
+        return self.params["ngram"]
+
+
+def build_filter(corpus: str | os.PathLike, *, n: int = DEFAULT_NGRAM, fp_rate: float = DEFAULT_FP_RATE,
+                 workers: int | None = None, force: bool = False, log=None) -> CorpusFilter:
+    """The corpus's n-gram filter: reused from OUT/overlap/ngramN/ when it matches, else built and saved."""
+    from webtext.progress import Progress
+    from webtext.report import write_json_atomic
+    from webtext.shards import MANIFEST, read_manifest
+
+    if n < 1:
+        raise ConfigError(f"--ngram must be >= 1, got {n}")
+    if not 0 < fp_rate < 1:
+        raise ConfigError(f"--fp-rate must be in (0, 1), got {fp_rate}")
+    log = log or (lambda msg: None)
+    corpus = Path(corpus)
+    tasks, shards = shard_tasks(corpus)
+    source = [{"file": s["file"], "sha256": s.get("sha256")} for s in shards]
+    folder = filter_dir(corpus, n)
+    if not force and (folder / "params.json").is_file() and (folder / "bloom.bits").is_file():
+        params = json.loads((folder / "params.json").read_text(encoding="utf-8"))
+        if params.get("format") == FORMAT and params.get("shards") == source and params.get("target_fp_rate") == fp_rate:
+            log(f"reusing {folder} ({params['ngrams']:,} n-grams, {params['bytes']:,} bytes, FP rate <= {params['fp_rate_bound']:.3g})")
+            return CorpusFilter(BloomFilter.load(folder / "bloom.bits", params["bits"], params["hashes"]), params)
+    w = _workers(workers)
+    t0 = time.monotonic()
+    total = docs = 0
+    with Progress("overlap count", unit="row groups", total=len(tasks)) as p:
+        for count, nd in _bounded_map(_count_task, [(t, n) for t in tasks], w):
+            total, docs = total + count, docs + nd
+            p.update(1)
+    t_count = time.monotonic() - t0
+    m, k = optimal_size(total, fp_rate)
+    bloom = BloomFilter(m, k)
+    log(f"{docs:,} documents, {total:,} {n}-grams: filter of {m:,} bits ({m // 8:,} bytes), {k} hashes")
+    t1 = time.monotonic()
+    with Progress("overlap build", unit="n-grams") as p:
+        for h1, h2 in _bounded_map(_hash_task, [(t, n) for t in tasks], w):
+            bloom.add(h1, h2)
+            p.update(int(h1.shape[0]))
+    t_build = time.monotonic() - t1
+    folder.mkdir(parents=True, exist_ok=True)
+    bloom.save(folder / "bloom.bits")
+    params = {
+        "format": FORMAT, "ngram": n, "normalisation": "lower-cased alphanumeric words ([^\\W_]+), single spaces",
+        "bits": m, "bytes": m // 8, "hashes": k, "ngrams": total, "documents": docs, "target_fp_rate": fp_rate,
+        "fp_rate_bound": fp_bound(m, k, total), "fp_rate_from_fill": bloom.fill_fp_rate(), "workers": w,
+        "seconds": {"count": round(t_count, 3), "build": round(t_build, 3)},
+        "ngrams_per_s": round(total / max(t_build, 1e-9)), "shards": source,
+    }
+    write_json_atomic(folder / "params.json", params)
+    manifest = read_manifest(corpus)  # record the filter in the corpus manifest (atomic rewrite)
+    summary = {k2: v for k2, v in params.items() if k2 != "shards"}
+    manifest.setdefault("overlap", {})[f"ngram{n}"] = {"path": str(folder.relative_to(corpus)), **summary}
+    write_json_atomic(corpus / MANIFEST, manifest)
+    log(f"built {folder}: {total:,} n-grams in {t_build:.1f} s ({params['ngrams_per_s']:,} n-grams/s, {w} workers), "
+        f"{m // 8:,} bytes, FP rate <= {params['fp_rate_bound']:.3g} (from the fill: {params['fp_rate_from_fill']:.3g})")
+    return CorpusFilter(bloom, params)
+
+
+def overlap_report(flt: CorpusFilter, path: str | os.PathLike, *, fmt: str = "auto", field: str = "text",
+                   top: int = 10) -> dict:
+    """The share of `path`'s n-grams found in the corpus filter, overall and per example."""
+    from webtext.checks.evalsets import read_examples
+
+    examples = read_examples(path, fmt, field)
+    hasher = WordHasher()
+    per_example = []
+    total = found = 0
+    t0 = time.monotonic()
+    for i, text in enumerate(examples):
+        h1, h2 = ngram_hashes(normalise(text), flt.n, hasher)
+        hits = int(flt.bloom.contains(h1, h2).sum()) if h1.shape[0] else 0
+        total, found = total + int(h1.shape[0]), found + hits
+        per_example.append({"index": i, "ngrams": int(h1.shape[0]), "found": hits,
+                            "overlap": hits / h1.shape[0] if h1.shape[0] else 0.0})
+    seconds = time.monotonic() - t0
+    ranked = sorted((e for e in per_example if e["found"]), key=lambda e: (-e["overlap"], e["index"]))
+    return {
+        "file": str(path), "examples": len(examples), "ngram": flt.n, "ngrams": total, "found": found,
+        "share": found / total if total else 0.0,
+        "examples_with_overlap": sum(1 for e in per_example if e["found"]),
+        "query_ngrams_per_s": round(total / max(seconds, 1e-9)),
+        "fp_rate_bound": flt.params["fp_rate_bound"],
+        "most_overlapping": [{**e, "text": examples[e["index"]][:200]} for e in ranked[:top]],
+        "per_example": per_example,
+    }
+
+
+# ---------------------------------------------------------------------------- decontamination
+
+
+class EvalNgrams:
+    """The exact set of the evaluation files' n-grams (128-bit hashes), for lookups in numpy."""
+
+    def __init__(self, files: list[str], n: int, fmt: str = "auto", field: str = "text"):
+        from webtext.checks.evalsets import read_examples
+
+        hasher = WordHasher()
+        h1s, h2s = [], []
+        for f in files:
+            for text in read_examples(f, fmt, field):
+                a, b = ngram_hashes(normalise(text), n, hasher)
+                h1s.append(a)
+                h2s.append(b)
+        self.n = n
+        self.files = list(files)
+        h1 = np.concatenate(h1s) if h1s else np.zeros(0, np.uint64)
+        h2 = np.concatenate(h2s) if h2s else np.zeros(0, np.uint64)
+        self.pairs = set(zip(h1.tolist(), h2.tolist()))
+        self.h1 = np.unique(h1)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def shared(self, text: str, hasher: WordHasher) -> tuple[int, int]:
+        """(n-gram occurrences of `text` found in the evaluation sets, n-gram occurrences of `text`)."""
+        h1, h2 = ngram_hashes(normalise(text), self.n, hasher)
+        if not h1.shape[0] or not self.h1.shape[0]:
+            return 0, int(h1.shape[0])
+        maybe = np.isin(h1, self.h1)  # a 64-bit pre-filter; the pair confirms
+        if not maybe.any():
+            return 0, int(h1.shape[0])
+        hits = sum(1 for a, b in zip(h1[maybe].tolist(), h2[maybe].tolist()) if (a, b) in self.pairs)
+        return hits, int(h1.shape[0])
+
+
+_EVAL: EvalNgrams | None = None
+
+
+def _shared_task(texts: list[str]) -> list[tuple[int, int]]:
+    h = _hasher()
+    return [_EVAL.shared(t or "", h) for t in texts]
+
+
+def decontaminate_documents(docs: list[dict], index: EvalNgrams, *, threshold: int = 0, workers: int | None = 1):
+    """(kept documents, StageReport "decontaminate" with drop reason `contaminated`, listing of the
+    dropped: url, shared n-grams, n-grams). A document is dropped when it shares more than
+    `threshold` n-gram occurrences with the evaluation sets."""
+    from webtext.report import StageReport
+
+    global _EVAL
+    _EVAL = index  # the workers (forked) see it
+    batch = 512
+    chunks = [[d.get("text") or "" for d in docs[i : i + batch]] for i in range(0, len(docs), batch)]
+    counts = [c for part in _bounded_map(_shared_task, chunks, _workers(workers)) for c in part]
+    report = StageReport("decontaminate")
+    kept, listing = [], []
+    for doc, (shared, total) in zip(docs, counts):
+        if shared > threshold:
+            report.drop("contaminated", example=doc.get("url"))
+            listing.append({"url": doc.get("url"), "shared_ngrams": shared, "ngrams": total})
+        else:
+            report.keep()
+            kept.append(doc)
+    report.check()
+    return kept, report, listing
+
+
+def decontaminate_corpus(corpus: str | os.PathLike, eval_files: list[str], out: str | os.PathLike | None, *,
+                         n: int = DEFAULT_NGRAM, threshold: int = 0, fmt: str = "auto", field: str = "text",
+                         workers: int | None = None) -> dict:
+    """Drop (with `out`: rebuild the shard set in `out`) or only list (out=None) the corpus documents
+    that share more than `threshold` n-grams with `eval_files`. Returns a summary; the listing goes to
+    `out/contaminated.jsonl` or `corpus/overlap/contaminated-ngramN.jsonl`."""
+    from webtext.card import write_card
+    from webtext.report import StageReport
+    from webtext.shards import read_manifest, read_shards, write_manifest, write_shards
+
+    if not eval_files:
+        raise ConfigError("--decontaminate needs at least one --eval FILE")
+    if threshold < 0:
+        raise ConfigError(f"--threshold must be >= 0, got {threshold}")
+    corpus = Path(corpus)
+    manifest = read_manifest(corpus)
+    index = EvalNgrams(eval_files, n, fmt, field)
+    docs = read_shards(corpus).to_pylist()
+    kept, report, listing = decontaminate_documents(docs, index, threshold=threshold, workers=workers)
+    listing_path = (Path(out) / "contaminated.jsonl") if out else corpus / "overlap" / f"contaminated-ngram{n}.jsonl"
+    listing_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = listing_path.with_name(f".{listing_path.name}.tmp-{os.getpid()}")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in listing), encoding="utf-8")
+    os.replace(tmp, listing_path)
+    summary = {"documents": report.read, "kept": report.kept, "contaminated": report.dropped.get("contaminated", 0),
+               "eval_ngrams": len(index), "threshold": threshold, "ngram": n, "listing": str(listing_path)}
+    if out:
+        out = Path(out)
+        if out.resolve() == corpus.resolve():
+            raise ConfigError("--out must be another folder than --corpus (the original shards are kept)")
+        target = (manifest.get("config") or {}).get("target_bytes") or (manifest.get("config") or {}).get("shard_target_bytes")
+        infos = write_shards(kept, out, **({"target_bytes": target} if target else {}))
+        reports = [StageReport.from_dict(s) for s in manifest.get("stages", [])]
+        config = {**(manifest.get("config") or {}),
+                  "decontaminate": {"from": str(corpus), "eval": [str(f) for f in eval_files], "ngram": n, "threshold": threshold}}
+        new = write_manifest(out, config=config, reports=reports + [report], shards=infos)
+        write_card(out, new)
+        summary["out"] = str(out)
+    return summary
