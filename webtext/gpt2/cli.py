@@ -32,6 +32,10 @@ _TRAIN_OPTIONS = [
     ("--tokenizer", str, "tokenizer folder (encoder.json + vocab.bpe) of the data; default: meta.json's; a copy is kept in OUT/tokenizer"),
     ("--init-from", str, "start from these weights (a checkpoint, e.g. from import-hf) with a fresh optimizer"),
     ("--peak-tflops", float, "accelerator peak bf16 TFLOP/s for MFU (default: known from the GPU name)"),
+    # speed switches: none changes the loss (docs/gpt2.md, "Speed options")
+    ("--attention", str, "attention kernel: auto | flash | cudnn | efficient | math (default auto: PyTorch picks)"),
+    ("--loss-chunk", int, "fused linear + cross-entropy over chunks of this many tokens, never the full logits; 0 = off (default 0)"),
+    ("--compile-mode", str, "torch.compile mode: default | reduce-overhead (CUDA graphs) | max-autotune | max-autotune-no-cudagraphs"),
 ]
 
 
@@ -46,7 +50,7 @@ def _train(args) -> int:
         if v is not None:
             values[name] = v
             explicit.add(name)
-    for name in ("compile", "fsdp"):
+    for name in ("compile", "fsdp", "prefetch", "fp8"):
         v = getattr(args, name)
         if v is not None:
             values[name] = v
@@ -105,6 +109,12 @@ def add_commands(sub) -> None:
     p.add_argument("--fsdp", dest="fsdp", action="store_true", default=None,
                    help="shard with FSDP (default for gpt2-1558m with several processes)")
     p.add_argument("--no-fsdp", dest="fsdp", action="store_false")
+    p.add_argument("--prefetch", dest="prefetch", action="store_true", default=None,
+                   help="prepare the next batch in a background thread while the GPU computes")
+    p.add_argument("--no-prefetch", dest="prefetch", action="store_false")
+    p.add_argument("--fp8", dest="fp8", action="store_true", default=None,
+                   help="float8 matmuls in the blocks (needs torchao and an FP8 GPU; changes numerics slightly)")
+    p.add_argument("--no-fp8", dest="fp8", action="store_false")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its ckpt.pt")
     p.add_argument("--stop-after", type=int, default=None, help="stop (with a checkpoint) after this many steps in this invocation")
     p.set_defaults(func=_train)

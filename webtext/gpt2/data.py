@@ -18,6 +18,13 @@ How batches are drawn (the rule a resumed run relies on):
   windows are left in an epoch, those are skipped and the next epoch starts (written rule, so all
   ranks agree).
 
+With `prefetch=True` a background thread reads, checks and copies the next batch to the device
+while the current step computes (a batch is a few memmap reads, an int64 conversion and a pinned
+host-to-device copy: work that otherwise sits between two steps, after the step's loss sync). The
+batches and the saved position are exactly those without it: the position is the one after the
+last batch *returned*, and a prefetched batch that is not the next one (after `load_state_dict`)
+is dropped.
+
 Validation reads `val.bin` in order, from the start, so every evaluation sees the same tokens and
 val losses of different checkpoints are comparable.
 """
@@ -93,6 +100,7 @@ class TokenData:
         world_size: int = 1,
         seed: int = 1337,
         device: str | torch.device = "cpu",
+        prefetch: bool = False,
     ):
         self.data_dir = Path(data_dir)
         self.meta = read_meta(self.data_dir)
@@ -113,11 +121,20 @@ class TokenData:
         self.vocab_limit = self.meta["vocab_size"]  # ids at or above this would index past the embedding
         self.epoch = 0
         self.cursor = 0
-        self._perm = self._permutation(0)
+        self._perms: dict[int, np.ndarray] = {}
+        self._pool = None
+        self._pending = None  # (starts of the prefetched batch, its future)
+        if prefetch:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webtext-prefetch")
 
     # -- the resumable position -------------------------------------------------------------
     def _permutation(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng([self.seed, epoch]).permutation(self.n_windows)
+        if epoch not in self._perms:  # the current epoch's and, when prefetching across, the next one's
+            self._perms = {e: p for e, p in self._perms.items() if e >= epoch - 1}
+            self._perms[epoch] = np.random.default_rng([self.seed, epoch]).permutation(self.n_windows)
+        return self._perms[epoch]
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "cursor": self.cursor, "seed": self.seed, "n_windows": self.n_windows,
@@ -135,7 +152,7 @@ class TokenData:
                 f"this run has {self.B * self.world_size}: resume with the same --batch-size and number of processes"
             )
         self.epoch, self.cursor = int(state["epoch"]), int(state["cursor"])
-        self._perm = self._permutation(self.epoch)
+        self._pending = None
 
     # -- batches --------------------------------------------------------------------------------
     def _to_device(self, windows: np.ndarray):
@@ -146,20 +163,30 @@ class TokenData:
             return x.pin_memory().to(self.device, non_blocking=True), y.pin_memory().to(self.device, non_blocking=True)
         return x.to(self.device), y.to(self.device)
 
-    def next_batch(self):
-        """This rank's next (x, y), each (B, T) int64 on the device."""
+    def _plan(self, epoch: int, cursor: int) -> tuple[np.ndarray, int, int]:
+        """(sorted window starts of this rank's next batch, epoch and cursor after it)."""
         gb = self.B * self.world_size
-        if self.cursor + gb > self.n_windows:
-            self.epoch += 1
-            self.cursor = 0
-            self._perm = self._permutation(self.epoch)
-        ids = self._perm[self.cursor + self.rank * self.B : self.cursor + (self.rank + 1) * self.B]
-        self.cursor += gb
+        if cursor + gb > self.n_windows:
+            epoch, cursor = epoch + 1, 0
+        ids = self._permutation(epoch)[cursor + self.rank * self.B : cursor + (self.rank + 1) * self.B]
         # sorted reads touch the memmap in file order; the batch order inside a step does not matter
-        starts = np.sort(ids) * self.T
+        return np.sort(ids) * self.T, epoch, cursor + gb
+
+    def _load(self, starts: np.ndarray):
         windows = np.stack([self.train[s : s + self.T + 1] for s in starts])
         self._check_ids(windows, "train.bin", starts)
         return self._to_device(windows)
+
+    def next_batch(self):
+        """This rank's next (x, y), each (B, T) int64 on the device."""
+        starts, self.epoch, self.cursor = self._plan(self.epoch, self.cursor)
+        if self._pool is None:
+            return self._load(starts)
+        pending, self._pending = self._pending, None
+        batch = pending[1].result() if pending is not None and np.array_equal(pending[0], starts) else self._load(starts)
+        nxt, _, _ = self._plan(self.epoch, self.cursor)
+        self._pending = (nxt, self._pool.submit(self._load, nxt))
+        return batch
 
     def _check_ids(self, windows: np.ndarray, name: str, starts) -> None:
         # cheap (B x T uint16) and it turns a CUDA device-side assert into a clear message

@@ -20,6 +20,12 @@ whose sizes are multiples of 64 run markedly faster on tensor cores. The padded 
 zero and never receive a gradient: ``forward`` returns logits over the real vocabulary only (the extra
 columns are sliced off before the softmax), so padded ids can neither be sampled nor change the loss,
 and ``convert.py`` drops them on export. ``vocab_size`` is the real size everywhere outside this file.
+
+Two speed switches change how, never what, the model computes, so they live on the model, not in
+``GPTConfig`` (checkpoints do not depend on them): ``set_attention_backend`` pins the kernel behind
+``scaled_dot_product_attention`` (cuDNN or flash attention on Hopper), and ``loss_chunk_rows`` turns
+on ``linear_cross_entropy``, which computes the loss and its gradients chunk by chunk so the full
+(tokens x vocabulary) logits never exist. Both give the same loss as the plain path (tests/gpt2).
 """
 
 from __future__ import annotations
@@ -30,6 +36,16 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+# --attention choices: None lets PyTorch pick per call (flash on recent GPUs); the others pin one kernel.
+ATTENTION_BACKENDS = {
+    "auto": None,
+    "flash": SDPBackend.FLASH_ATTENTION,  # FlashAttention-2 (CUDA), or PyTorch's flash kernel on CPU
+    "cudnn": SDPBackend.CUDNN_ATTENTION,  # cuDNN's fused attention (CUDA; fastest on Hopper in some releases)
+    "efficient": SDPBackend.EFFICIENT_ATTENTION,  # xFormers' memory-efficient kernel (CUDA)
+    "math": SDPBackend.MATH,  # the reference composition of matmuls and softmax
+}
 
 
 def _pad_vocab(n: int, multiple: int = 64) -> int:
@@ -96,6 +112,7 @@ class CausalSelfAttention(nn.Module):
         self.n_embd = config.n_embd
         self.dropout = config.dropout
         self.resid_dropout = nn.Dropout(config.dropout)
+        self.sdpa_backend: SDPBackend | None = None  # GPT.set_attention_backend
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.size()
@@ -105,9 +122,12 @@ class CausalSelfAttention(nn.Module):
         k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
         v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
         # is_causal lets PyTorch pick the flash / memory-efficient kernels: no T x T mask in memory.
-        y = F.scaled_dot_product_attention(
-            q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True
-        )
+        dropout_p = self.dropout if self.training else 0.0
+        if self.sdpa_backend is None:
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
+        else:
+            with sdpa_kernel(self.sdpa_backend):
+                y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.c_proj(y))
 
@@ -156,6 +176,17 @@ class GPT(nn.Module):
         # Weight tying (Press & Wolf 2017), as in GPT-2: one matrix embeds tokens and scores them.
         self.transformer.wte.weight = self.lm_head.weight
         self.apply(self._init_weights)
+        # 0: loss on the full padded logits; N: linear_cross_entropy over chunks of N token rows
+        self.loss_chunk_rows = 0
+
+    def set_attention_backend(self, name: str, device_type: str) -> None:
+        """Pin the attention kernel ("auto", "flash", "cudnn", "efficient", "math")."""
+        if name not in ATTENTION_BACKENDS:
+            raise ValueError(f"unknown attention backend {name!r}; choose one of {', '.join(ATTENTION_BACKENDS)}")
+        if name in ("cudnn", "efficient") and device_type != "cuda":
+            raise ValueError(f"attention backend {name!r} needs a CUDA GPU")
+        for block in self.transformer.h:
+            block.attn.sdpa_backend = ATTENTION_BACKENDS[name]
 
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, nn.Linear):
@@ -191,7 +222,8 @@ class GPT(nn.Module):
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         """Logits over the real vocabulary, (B, T, vocab_size); with `targets`, also the mean
-        cross-entropy (targets of -1 are ignored)."""
+        cross-entropy (targets of -1 are ignored). With `loss_chunk_rows` set and `targets` given,
+        the logits are None (they are never computed whole)."""
         B, T = idx.size()
         if T > self.config.block_size:
             raise ValueError(f"sequence of length {T} is longer than block_size {self.config.block_size}")
@@ -200,6 +232,11 @@ class GPT(nn.Module):
         for block in self.transformer.h:
             x = block(x)
         x = self.transformer.ln_f(x)
+        if targets is not None and self.loss_chunk_rows:
+            # the loss without the logits: they are never materialised whole, so none are returned
+            loss = linear_cross_entropy(x.view(B * T, -1), self.lm_head.weight, targets.reshape(-1),
+                                        self.config.vocab_size, self.loss_chunk_rows)
+            return None, loss
         # The matrix product runs over the padded vocabulary (fast shapes). The padded columns are
         # set to -inf in place (the product's backward needs its inputs, not its output), so the loss
         # is computed on the contiguous padded logits, with no copy, and equals GPT-2's softmax over
@@ -220,3 +257,57 @@ class GPT(nn.Module):
         c = self.config
         T = seq_len or c.block_size
         return 6 * self.num_params() + 12 * c.n_layer * c.n_embd * T
+
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    """Mean cross-entropy of softmax(x @ W.T) over the real vocabulary, chunk by chunk of rows.
+
+    The plain path computes (N, padded V) logits, converts them to float32 for the softmax and keeps
+    them for the backward: for 16 x 1,024 tokens and GPT-2's vocabulary that is 3.3 GB written and
+    read several times per step. Here each chunk's logits are computed, turned into the chunk's loss
+    and its gradient (softmax - one-hot) / N at once, and the gradient is pushed through the matrix
+    product immediately (dx = g @ W, dW += g.T @ x); only dx (N, C) and dW (V, C) are kept, and the
+    backward just scales them by the incoming gradient. Same products, same float32 softmax, same
+    bf16 roundings as the plain path under autocast, so the loss is the same; nothing is recomputed.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, targets, vocab_size: int, chunk_rows: int):
+        dev = x.device.type
+        cdtype = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
+        with torch.autocast(dev, enabled=False):
+            xc, wc = x.to(cdtype), weight.to(cdtype)
+            valid = targets != -1
+            n_valid = valid.sum()
+            safe_t = targets.clamp(min=0).unsqueeze(1)
+            scale = valid.to(torch.float32) / n_valid  # 1/N on counted rows, 0 on ignored ones
+            grad_x = torch.empty_like(xc)
+            grad_w = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
+            loss = torch.zeros((), dtype=torch.float32, device=x.device)
+            for s in range(0, xc.size(0), chunk_rows):
+                e = min(s + chunk_rows, xc.size(0))
+                logits = (xc[s:e] @ wc.t()).float()
+                if logits.size(1) > vocab_size:
+                    logits[:, vocab_size:] = float("-inf")  # padded ids: probability 0, gradient 0
+                lse = torch.logsumexp(logits, dim=1, keepdim=True)
+                loss += ((lse.squeeze(1) - logits.gather(1, safe_t[s:e]).squeeze(1)) * scale[s:e]).sum()
+                probs = logits.sub_(lse).exp_()  # the softmax, in place of the logits
+                probs.scatter_add_(1, safe_t[s:e], torch.full_like(lse, -1.0))  # minus the one-hot
+                g = probs.mul_(scale[s:e].unsqueeze(1)).to(cdtype)
+                grad_x[s:e] = g @ wc
+                grad_w += (g.t() @ xc[s:e]).float()
+        ctx.save_for_backward(grad_x, grad_w)
+        ctx.x_dtype, ctx.w_dtype = x.dtype, weight.dtype
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        grad_x, grad_w = ctx.saved_tensors
+        return grad_x.to(ctx.x_dtype) * grad_out, (grad_w * grad_out).to(ctx.w_dtype), None, None, None
+
+
+def linear_cross_entropy(x: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, vocab_size: int,
+                         chunk_rows: int) -> torch.Tensor:
+    """`F.cross_entropy(x @ weight.T masked to vocab_size, targets, ignore_index=-1)` without the full
+    logits: x (N, C), weight (padded V, C), targets (N,). See `_LinearCrossEntropy`."""
+    return _LinearCrossEntropy.apply(x, weight, targets, vocab_size, chunk_rows)

@@ -83,6 +83,12 @@ class TrainConfig:
     tokenizer: str | None = None  # folder with encoder.json + vocab.bpe (default: meta.json's)
     init_from: str | None = None  # start from these weights (e.g. made by import-hf), fresh optimizer
     peak_tflops: float | None = None  # for MFU; default from the GPU's name
+    # speed switches (issue 17): each changes how the step is computed, never the loss (tests/gpt2/test_speed_options.py)
+    attention: str = "auto"  # SDPA kernel: auto | flash | cudnn | efficient | math
+    loss_chunk: int = 0  # 0: loss on the full logits; N: fused linear + cross-entropy over chunks of N tokens
+    compile_mode: str = "default"  # torch.compile mode: default | reduce-overhead | max-autotune | max-autotune-no-cudagraphs
+    prefetch: bool = False  # prepare the next batch in a background thread while the GPU computes
+    fp8: bool = False  # float8 matmuls in the blocks' Linear layers (torchao float8 training; H100-class GPUs)
 
     @property
     def min_lr_value(self) -> float:
@@ -92,7 +98,9 @@ class TrainConfig:
 # Options that may differ when resuming: they change neither the model nor the loss curve's inputs
 # (changing max_steps/lr does change the schedule; that is the user's explicit choice).
 RESUME_OVERRIDES = {"data", "out", "max_steps", "lr", "min_lr", "eval_interval", "eval_iters", "ckpt_interval",
-                    "log_interval", "compile", "device", "peak_tflops", "tokenizer"}
+                    "log_interval", "compile", "device", "peak_tflops", "tokenizer",
+                    "attention", "loss_chunk", "compile_mode", "prefetch", "fp8"}
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 # bf16 dense peak FLOP/s of accelerators by name (vendor datasheets).
 PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 125.0, "4090": 165.0}
@@ -119,6 +127,41 @@ def get_lr(step: int, cfg: TrainConfig) -> float:
     ratio = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
     coeff = 0.5 * (1.0 + math.cos(math.pi * ratio))
     return cfg.min_lr_value + coeff * (cfg.lr - cfg.min_lr_value)
+
+
+def apply_speed_options(model: GPT, cfg: TrainConfig, device: torch.device, use_compile: bool) -> torch.nn.Module:
+    """Apply the speed switches of `cfg` to `model` (in place) and return the module to call for
+    forward/backward: the model, or its torch.compile'd wrapper. `webtext train` and
+    benchmarks/train_throughput.py both build their step through here."""
+    try:
+        model.set_attention_backend(cfg.attention, device.type)
+    except ValueError as exc:
+        raise ConfigError(f"--attention: {exc}") from None
+    if cfg.loss_chunk < 0:
+        raise ConfigError(f"--loss-chunk must be >= 0, got {cfg.loss_chunk}")
+    model.loss_chunk_rows = cfg.loss_chunk
+    if cfg.fp8:
+        convert_to_fp8(model, device)
+    if cfg.compile_mode not in COMPILE_MODES:
+        raise ConfigError(f"--compile-mode {cfg.compile_mode!r}: choose one of {', '.join(COMPILE_MODES)}")
+    if not use_compile:
+        if cfg.compile_mode != "default":
+            raise ConfigError(f"--compile-mode {cfg.compile_mode} needs torch.compile (drop --no-compile)")
+        return model
+    return torch.compile(model, mode=None if cfg.compile_mode == "default" else cfg.compile_mode)
+
+
+def convert_to_fp8(model: GPT, device: torch.device) -> None:
+    """Float8 matmuls (torchao float8 training, dynamic tensorwise scaling) in every Linear of the
+    blocks; the tied embedding / lm_head matrix stays in bf16. Master weights, optimizer state and
+    checkpoints are unchanged (plain float32 parameters)."""
+    try:
+        from torchao.float8 import convert_to_float8_training
+    except ImportError:
+        raise ConfigError("--fp8 needs torchao (pip install torchao) and an FP8 GPU (compute capability 8.9+)") from None
+    if device.type != "cuda" or torch.cuda.get_device_capability(device) < (8, 9):
+        raise ConfigError("--fp8 needs a GPU with FP8 tensor cores (compute capability 8.9+: L4, L40S, H100, H200)")
+    convert_to_float8_training(model.transformer.h)
 
 
 def configure_optimizer(model: torch.nn.Module, cfg: TrainConfig, device_type: str) -> torch.optim.AdamW:
@@ -384,7 +427,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
             f"{cfg.batch_size} x {T} x {dist.world_size} = {tokens_per_micro}"
         )
     grad_accum = cfg.total_batch_tokens // tokens_per_micro
-    data = TokenData(cfg.data, cfg.batch_size, T, rank=dist.rank, world_size=dist.world_size, seed=cfg.seed, device=device)
+    data = TokenData(cfg.data, cfg.batch_size, T, rank=dist.rank, world_size=dist.world_size, seed=cfg.seed, device=device,
+                     prefetch=cfg.prefetch)
 
     if dist.master:
         out.mkdir(parents=True, exist_ok=True)
@@ -407,10 +451,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
         for block in model.transformer.h:  # shard per block: only one block's full weights live at a time
             fully_shard(block, mp_policy=mp)
         fully_shard(model, mp_policy=mp)
+    fwd = apply_speed_options(raw_model, cfg, device, use_compile)  # before the optimizer: fp8 swaps modules
     optimizer = configure_optimizer(raw_model, cfg, device.type)
     if ckpt is not None:
         _load_state_dicts(raw_model, optimizer, clean_state_dict(ckpt["model"]), ckpt["optimizer"], use_fsdp)
-    fwd = torch.compile(model) if use_compile else model
     if dist.enabled and not use_fsdp:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
