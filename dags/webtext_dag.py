@@ -21,7 +21,7 @@ Params (trigger with `airflow dags trigger webtext --conf '{"until": "2017-12", 
 | `inputs` | Pushshift dump files/folders; empty = the embedded sample |
 | `replay` | WARC files/folders to replay as the fetch source (the sample's own archive when empty) |
 | `live_fetch` | crawl the real web instead of replaying |
-| `output` | the build folder (shards/, manifest.json, CARD.md; tokenizer/, tokens/, gpt2/ are added) |
+| `output` | the build folder (shards/, manifest.json, README.md; tokenizer/, tokens/, gpt2/ are added) |
 | `workers` | local Beam workers (0 = one per CPU) |
 | `vocab_size` | BPE vocabulary size including `<|endoftext|>` |
 | `val_permille` | documents per 1000 held out in `val.bin` |

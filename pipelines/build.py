@@ -2,7 +2,7 @@
 
     harvest -> fetch -> extract -> clean -> dedup      (each a Beam pipeline; transforms.py)
         -> shards                                       (the library's writer, on the driver)
-        -> manifest.json (with the Beam-counted drop reasons) + CARD.md
+        -> manifest.json (with the Beam-counted drop reasons) + README.md
 
 Why one pipeline per stage rather than one fused graph: each stage's output is materialised under
 `OUT/stages/<stage>/` with a completion marker (store.py), so a killed build restarts at the first
@@ -78,7 +78,7 @@ def run_build(config: BuildConfig) -> dict:
     if "shards" in todo:
         if manifest is None:  # the shards stage was reused: its manifest is on disk
             manifest = json.loads(store.read_bytes(store.join(config.out, "manifest.json")))
-        log("build", f"done in {total:.1f} s: {config.out}/manifest.json, {config.out}/CARD.md")
+        log("build", f"done in {total:.1f} s: {config.out}/manifest.json, {config.out}/README.md")
         return manifest
     log("build", f"stopped after {todo[-1]} ({total:.1f} s)")
     return {"stages": [reports[s].to_dict() for s in todo], "timings": timings}

@@ -36,7 +36,12 @@ from webtext.errors import ConfigError
 
 
 def quiet_beam_logs() -> None:
-    """Beam logs every worker start and bundle at INFO; keep the console to our progress lines."""
+    """Beam logs every worker start and bundle at INFO; keep the console to our progress lines
+    (unless --verbose asked for the libraries' logs)."""
+    from webtext.progress import VERBOSE, verbosity
+
+    if verbosity() == VERBOSE:
+        return
     for name in ("apache_beam", "root", "absl"):
         logging.getLogger(name).setLevel(logging.ERROR)
 

@@ -7,7 +7,7 @@ Layout of a build's output folder (local or `gs://`):
     OUT/stages/<stage>/_SUCCESS.json       the completion marker: fingerprint + the stage report
     OUT/stages/fetch/part-NNNNN/           the fetch buckets' WARC files and fetch logs
     OUT/dead_letter/<stage>-*.jsonl        elements whose processing raised, with the traceback
-    OUT/shards/, OUT/manifest.json, OUT/CARD.md
+    OUT/shards/, OUT/manifest.json, OUT/README.md
 
 A stage is reused on a rerun when its marker exists and its fingerprint (`BuildConfig.fingerprint`,
 which covers every earlier stage's settings too) matches; otherwise the stage's folder is cleared

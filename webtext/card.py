@@ -1,9 +1,15 @@
-"""The dataset card: `CARD.md` with the corpus figures, tables and plots, next to the shards.
+"""The dataset card: `README.md` with the corpus figures, tables and plots, next to the shards.
 
 `write_card(out_dir, manifest)` reads the shards through DuckDB (a SQL scan of the Parquet files:
 no need to hold the corpus in memory) and writes:
 
-- `CARD.md`: what the corpus is and how it was built; documents, text bytes, estimated GPT-2 tokens,
+- `README.md`: a Hugging Face dataset card. Its YAML front matter (`front_matter`) names the data:
+  `configs` points the `default` config's `train` split at the shards, so
+  `datasets.load_dataset(OUT)` and the Hub read exactly the shards (not `manifest.json`, the stage
+  folders or the plots, which would otherwise be guessed as data), plus `license`, `language`,
+  `task_categories`, `size_categories` and `pretty_name`. Then what the corpus is and how it was
+  built; the columns (names, types and descriptions read from the shards' Parquet schema, which
+  `webtext.shards.DOCUMENT_COLUMNS` writes); documents, text bytes, estimated GPT-2 tokens,
   words, shards; the Reddit submission date range; the top domains (table and plot); the document
   length distribution (table of percentiles and a histogram); every stage's read/kept counts and
   each drop reason with its count (table and plot); the shard list with row counts and sha256; the
@@ -14,12 +20,18 @@ no need to hold the corpus in memory) and writes:
 Everything in the card comes from the manifest and the shards, so it cannot disagree with them.
 """
 
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 
+CARD = "README.md"
+PRETTY_NAME = "WebText rebuild"
+# The Hub's size buckets (size_categories), by document count.
+_SIZE_BUCKETS = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+                 (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")]
 TOP_DOMAINS = 20
 _LENGTH_BINS = [0, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 10**12]
 
@@ -121,8 +133,65 @@ def _n(x) -> str:
     return f"{x:,}" if isinstance(x, int) else str(x)
 
 
+def size_category(documents: int) -> str:
+    for limit, name in _SIZE_BUCKETS:
+        if documents < limit:
+            return name
+    return "n>1B"
+
+
+def shards_glob(manifest: dict) -> str:
+    """The data_files pattern of the shards, relative to the card: `shards/webtext-*.parquet` for a
+    build, `webtext-*.parquet` when the shards sit beside the card (`webtext shard`)."""
+    folders = {os.path.dirname(s["file"]) for s in manifest["shards"]} or {""}
+    if len(folders) != 1:
+        raise ValueError(f"shards in several folders: {sorted(folders)}")
+    folder = folders.pop()
+    return f"{folder}/webtext-*.parquet" if folder else "webtext-*.parquet"
+
+
+def front_matter(manifest: dict) -> str:
+    """The card's YAML metadata block (between `---` lines), as the Hub and `datasets` read it.
+
+    Written by hand, each value JSON-quoted (JSON scalars are valid YAML), so no YAML library is needed."""
+    import json
+
+    q = json.dumps
+    languages = manifest.get("languages") or ["en"]
+    lines = [
+        "---",
+        f"pretty_name: {q(PRETTY_NAME)}",
+        # Page text belongs to its publishers: no single licence covers the corpus.
+        "license: other",
+        f"license_name: {q('webtext-mixed')}",
+        f"license_details: {q('Text of public web pages linked from Reddit; each page keeps its publisher copyright. For research use.')}",
+        "language:", *[f"- {q(lang)}" for lang in languages],
+        "task_categories:", "- text-generation",
+        "task_ids:", "- language-modeling",
+        "size_categories:", f"- {q(size_category(manifest['totals']['documents']))}",
+        "tags:", "- webtext", "- gpt2", "- reddit",
+        "configs:",
+        "- config_name: default",
+        "  data_files:",
+        "  - split: train",
+        f"    path: {q(shards_glob(manifest))}",
+        "---",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _column_rows(out: Path, manifest: dict) -> list[list[str]]:
+    """The columns table from the first shard's Parquet schema (field metadata `description`)."""
+    import pyarrow.parquet as pq
+
+    from webtext.shards import column_descriptions, document_schema
+
+    schema = pq.read_schema(out / manifest["shards"][0]["file"]) if manifest["shards"] else document_schema()
+    return [[f"`{name}`", f"`{typ}`", desc or "-"] for name, typ, desc in column_descriptions(schema)]
+
+
 def write_card(out_dir: str | os.PathLike, manifest: dict) -> Path:
-    """Write `out_dir/CARD.md` and its plots under `out_dir/card/`; returns the CARD.md path."""
+    """Write `out_dir/README.md` and its plots under `out_dir/card/`; returns the README.md path."""
     import numpy as np
 
     out = Path(out_dir)
@@ -149,12 +218,20 @@ def write_card(out_dir: str | os.PathLike, manifest: dict) -> Path:
     package_rows = [[k, v or "-"] for k, v in manifest["packages"].items()]
     import json
 
-    text = f"""# WebText rebuild: dataset card
+    text = front_matter(manifest) + f"""
+# WebText rebuild: dataset card
 
 A rebuild of OpenAI's WebText (the GPT-2 training corpus): the text of web pages linked from Reddit
 submissions with a score of at least 3, extracted with Dragnet and Newspaper, with Wikipedia removed,
 cleaned, and deduplicated (exact URL, exact text, MinHash near-duplicates). Every figure below is
 computed from `manifest.json` and the shards in this folder.
+
+Load it with `datasets.load_dataset("path/to/this/folder")` (or the Hub repository's name): one
+`train` split, the shards below. `manifest.json` accounts for every record; it is metadata, not data.
+
+## Columns
+
+{_table(["column", "type", "description"], _column_rows(out, manifest))}
 
 ## Summary
 
@@ -207,6 +284,6 @@ Configuration:
 {json.dumps(manifest.get("config", {}), indent=2, sort_keys=True, default=str)}
 ```
 """
-    path = out / "CARD.md"
+    path = out / CARD
     _atomic_text(path, text)
     return path

@@ -6,7 +6,7 @@
 
 `clean` and `dedup` read the documents table (`DIR/documents/*.parquet`) and write one under
 `OUT/documents/`; every command writes its stage report to `OUT/report.json`. `shard` writes the
-Parquet shards, `manifest.json` (with the reports given by `--reports`, plus its own) and `CARD.md`.
+Parquet shards, `manifest.json` (with the reports given by `--reports`, plus its own) and `README.md`.
 Nothing heavy is imported until a command runs.
 """
 
@@ -72,7 +72,14 @@ def _shard(args) -> int:
 
 
 def add_commands(subparsers) -> None:
-    p = subparsers.add_parser("clean", help="drop Wikipedia, short and undecodable documents; repair text")
+    p = subparsers.add_parser(
+        "clean", help="drop Wikipedia, short and undecodable documents; repair text",
+        description="Clean the documents table: drop Wikipedia pages, documents under --min-words words or "
+                    "--min-chars characters and undecodable text; repair mojibake with ftfy. Writes "
+                    "OUT/documents/*.parquet and OUT/report.json (every drop counted with its reason).",
+        epilog="examples:\n  webtext clean --docs out/extract --out out/clean\n"
+               "  webtext clean --docs out/extract --out out/clean --min-words 50 --keep-wikipedia",
+    )
     p.add_argument("--docs", required=True, help="folder with documents/*.parquet (the extract output)")
     p.add_argument("--out", required=True, help="output folder: documents/*.parquet and report.json")
     p.add_argument("--min-words", type=int, default=100, help="drop documents with fewer words (default 100)")
@@ -80,7 +87,15 @@ def add_commands(subparsers) -> None:
     p.add_argument("--keep-wikipedia", action="store_true", help="do not drop Wikipedia pages")
     p.set_defaults(func=_clean)
 
-    p = subparsers.add_parser("dedup", help="remove exact and MinHash near-duplicate documents")
+    p = subparsers.add_parser(
+        "dedup", help="remove exact and MinHash near-duplicate documents",
+        description="Deduplicate the documents table: exact URL, exact text, then MinHash LSH near-duplicates "
+                    "(estimated Jaccard of word 5-shingles at least --threshold) grouped into connected "
+                    "components; the earliest-posted document of each group survives. Writes "
+                    "OUT/documents/*.parquet and OUT/report.json.",
+        epilog="examples:\n  webtext dedup --docs out/clean --out out/dedup\n"
+               "  webtext dedup --docs out/clean --out out/dedup --threshold 0.8 --num-perm 256 --hash poly",
+    )
     p.add_argument("--docs", required=True, help="folder with documents/*.parquet (the clean output)")
     p.add_argument("--out", required=True, help="output folder: documents/*.parquet and report.json")
     p.add_argument("--threshold", type=float, default=0.5, help="estimated Jaccard for near-duplicates (default 0.5)")
@@ -88,7 +103,15 @@ def add_commands(subparsers) -> None:
     p.add_argument("--hash", choices=("sha1", "poly"), default="sha1", help="shingle hash (default sha1, datasketch's)")
     p.set_defaults(func=_dedup)
 
-    p = subparsers.add_parser("shard", help="write Parquet shards, manifest.json and CARD.md")
+    p = subparsers.add_parser(
+        "shard", help="write Parquet shards, manifest.json and README.md",
+        description="Write the final Parquet shards (zstd, sorted by URL hash, about --target-mb of text each), "
+                    "manifest.json (every stage's counts and drop reasons, each shard's rows and sha256) and the "
+                    "dataset card README.md with its plots: a folder that datasets.load_dataset() reads as it is.",
+        epilog="examples:\n  webtext shard --docs out/dedup --out out/shards "
+               "--reports out/clean/report.json out/dedup/report.json\n"
+               "  webtext shard --docs out/dedup --out out/shards --target-mb 64",
+    )
     p.add_argument("--docs", required=True, help="folder with documents/*.parquet (the dedup output)")
     p.add_argument("--out", required=True, help="output folder for the shards, manifest and card")
     p.add_argument("--target-mb", type=float, default=256, help="uncompressed text per shard, MiB (default 256)")

@@ -147,6 +147,41 @@ class BuildConfig:
         return d
 
     @classmethod
+    def from_toml(cls, path: str | os.PathLike, **overrides) -> "BuildConfig":
+        """A config from a TOML file with `BuildConfig`'s field names as top-level keys, then
+        `overrides` (the command-line flags the user gave) on top. Relative paths in `dumps`,
+        `replay` and `out` are relative to the file's folder. Unknown keys and wrong types are
+        errors naming the file."""
+        import tomllib
+
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; the settings are BuildConfig's: "
+                              f"{', '.join(known)}")
+        defaults = cls()
+        for name, value in data.items():
+            want = _FIELD_TYPES.get(name) or type(getattr(defaults, name))
+            if isinstance(value, bool) and want is not bool or not isinstance(value, want):
+                raise ConfigError(f"{path}: {name} = {value!r} should be {_type_name(want)}")
+        base = path.resolve().parent
+        for name in ("dumps", "replay"):
+            if name in data:
+                data[name] = [_relative_to(base, p) for p in data[name]]
+        if "out" in data:
+            data["out"] = _relative_to(base, data["out"])
+        for name, value in overrides.items():  # a flag's NAME=VALUE options add to the file's table
+            data[name] = {**data[name], **value} if isinstance(value, dict) and name in data else value
+        return cls(**data)
+
+    @classmethod
     def from_dict(cls, d: dict) -> "BuildConfig":
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
@@ -186,6 +221,18 @@ class BuildConfig:
         upto = STAGES[: STAGES.index(stage) + 1]
         blob = json.dumps({s: self.stage_settings(s) for s in upto}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# Types of the fields whose default is None (the others take their default's type).
+_FIELD_TYPES = {"live_limit": int, "shard_target_bytes": int, "stop_after": str}
+
+
+def _type_name(t) -> str:
+    return {list: "a list", dict: "a table", bool: "true or false", int: "an integer", str: "a string"}.get(t, t.__name__)
+
+
+def _relative_to(base: Path, path: str) -> str:
+    return path if "://" in path or Path(path).is_absolute() else str(base / path)
 
 
 def _describe_input(path: str) -> dict:

@@ -1,7 +1,8 @@
 """The documents table on disk, the final Parquet shards, and the manifest that describes them.
 
-Documents table (`read_documents` / `write_documents`): the DESIGN.md columns in `DOCUMENT_SCHEMA`
-order, as Parquet files under `DIR/documents/`. The clean and dedup stages read and write it.
+Documents table (`read_documents` / `write_documents`): the DESIGN.md columns in `DOCUMENT_COLUMNS`
+order (each with its description in the Parquet field metadata; times as UTC timestamps), as
+Parquet files under `DIR/documents/`. The clean and dedup stages read and write it.
 Columns a stage adds beyond the schema are kept (types inferred), after the schema's columns.
 
 Shards (`write_shards`):
@@ -52,28 +53,68 @@ MANIFEST_FORMAT = 1
 PACKAGES = ("webtext", "pyarrow", "numpy", "datasketch", "ftfy", "duckdb", "matplotlib", "scrapy", "newspaper4k", "dragnet", "tiktoken", "tokenizers", "torch")
 
 
+# The documents table's columns: name, Arrow type, description. The one source of the Parquet schema
+# (each description is stored as the field's `description` metadata) and of the dataset card's
+# column table. Times are Arrow timestamps in UTC, milliseconds (Parquet has no seconds unit, so
+# every reader sees ms); in memory, between stages, a row holds them as epoch seconds (int), which
+# `to_table` accepts (as do datetimes) and `read_documents` gives back.
+DOCUMENT_COLUMNS = (
+    ("url", "string", "the normalised URL that was posted to Reddit and fetched"),
+    ("final_url", "string", "the URL after redirects, where the text was taken from"),
+    ("domain", "string", "host of `url`, lower case, without a leading www."),
+    ("title", "string", "the page title the extractor found (may be null)"),
+    ("text", "string", "the extracted main text, ftfy-repaired; paragraphs separated by blank lines"),
+    ("extractor", "string", "which extractor's text was kept: dragnet, newspaper or combined"),
+    ("text_sha1", "string", "SHA-1 (hex) of `text` as UTF-8: exact-duplicate key"),
+    ("n_chars", "int64", "characters (Unicode code points) in `text`"),
+    ("n_words", "int64", "whitespace-separated words in `text`"),
+    ("subreddits", "list<string>", "the subreddits of every submission that posted this URL"),
+    ("reddit_ids", "list<string>", "ids of every submission that posted this URL"),
+    ("first_created_utc", "timestamp[ms, UTC]", "creation time of the earliest submission that posted this URL"),
+    ("score", "int64", "highest score (karma) of a submission that posted this URL"),
+    ("score_sum", "int64", "sum of the scores of every submission that posted this URL"),
+    ("n_submissions", "int64", "how many submissions posted this URL"),
+)
+
+
+def _arrow_type(name: str):
+    import pyarrow as pa
+
+    types = {
+        "string": pa.string(), "int64": pa.int64(), "list<string>": pa.list_(pa.string()),
+        "timestamp[ms, UTC]": pa.timestamp("ms", tz="UTC"),
+    }
+    return types[name]
+
+
 def document_schema():
+    """The documents table's Arrow schema, each field with its `description` metadata."""
     import pyarrow as pa
 
     return pa.schema(
-        [
-            ("url", pa.string()),
-            ("final_url", pa.string()),
-            ("domain", pa.string()),
-            ("title", pa.string()),
-            ("text", pa.string()),
-            ("extractor", pa.string()),
-            ("text_sha1", pa.string()),
-            ("n_chars", pa.int64()),
-            ("n_words", pa.int64()),
-            ("subreddits", pa.list_(pa.string())),
-            ("reddit_ids", pa.list_(pa.string())),
-            ("first_created_utc", pa.int64()),
-            ("score", pa.int64()),
-            ("score_sum", pa.int64()),
-            ("n_submissions", pa.int64()),
-        ]
+        [pa.field(name, _arrow_type(typ), metadata={"description": desc}) for name, typ, desc in DOCUMENT_COLUMNS]
     )
+
+
+def column_descriptions(schema) -> list[tuple[str, str, str]]:
+    """(name, Arrow type, description) of every field of a Parquet/Arrow schema, from its metadata."""
+    out = []
+    for f in schema:
+        desc = (f.metadata or {}).get(b"description", b"").decode("utf-8")
+        out.append((f.name, str(f.type), desc))
+    return out
+
+
+def _epoch_seconds(table):
+    """Timestamp columns as int64 epoch seconds (how rows carry times in memory)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for i, f in enumerate(table.schema):
+        if pa.types.is_timestamp(f.type):
+            seconds = pc.cast(table.column(i), pa.timestamp("s", tz=f.type.tz), safe=False)
+            table = table.set_column(i, pa.field(f.name, pa.int64(), metadata=f.metadata), pc.cast(seconds, pa.int64()))
+    return table
 
 
 def to_table(rows: list[dict]):
@@ -86,8 +127,12 @@ def to_table(rows: list[dict]):
     extra = sorted({k for r in rows for k in r} - known)
     arrays = []
     for field in schema:
+        values = [r.get(field.name) for r in rows]
+        if pa.types.is_timestamp(field.type):  # epoch seconds in memory -> the column's unit
+            scale = {"s": 1, "ms": 1000, "us": 10**6, "ns": 10**9}[field.type.unit]
+            values = [v * scale if isinstance(v, int) and not isinstance(v, bool) else v for v in values]
         try:
-            arrays.append(pa.array([r.get(field.name) for r in rows], type=field.type))
+            arrays.append(pa.array(values, type=field.type))
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
             raise InputError(f"column {field.name!r} does not fit {field.type}: {exc}") from None
     fields = list(schema)
@@ -149,7 +194,7 @@ def read_documents(path: str | os.PathLike) -> list[dict]:
         missing = {"url", "text"} - set(table.column_names)
         if missing:
             raise InputError(f"not a documents table: missing column(s) {sorted(missing)}", path=str(f))
-        rows.extend(table.to_pylist())
+        rows.extend(_epoch_seconds(table).to_pylist())
     return rows
 
 

@@ -93,7 +93,7 @@ def test_dag_runs_on_the_embedded_sample(airflow_env, tmp_path):
 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["totals"]["documents"] == 9
-    assert (out / "CARD.md").is_file()
+    assert (out / "README.md").is_file()
     assert (out / "tokenizer" / "encoder.json").is_file()
     assert (out / "tokens" / "meta.json").is_file()
     assert (out / "tokens" / "train.bin").stat().st_size > 0 and (out / "tokens" / "val.bin").stat().st_size > 0

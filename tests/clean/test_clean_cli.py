@@ -52,7 +52,7 @@ def test_clean_dedup_shard(tmp_path, gold, make_doc):
     assert len(repaired) == 1
     n = duckdb.connect().execute("SELECT count(*) FROM read_parquet(?)", [str(tmp_path / "out/webtext-*.parquet")]).fetchone()[0]
     assert n == 3
-    assert (tmp_path / "out/CARD.md").is_file() and (tmp_path / "out/card/lengths.png").is_file()
+    assert (tmp_path / "out/README.md").is_file() and (tmp_path / "out/card/lengths.png").is_file()
 
 
 def test_bad_input_is_a_clear_error(tmp_path):

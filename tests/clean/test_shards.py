@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timezone
 import json
 import random
 
@@ -56,8 +57,9 @@ def test_shards_read_back_with_pyarrow_and_duckdb(tmp_path, corpus):
     assert table.num_rows == len(corpus)
     assert sorted(table.column("url").to_pylist()) == sorted(d["url"] for d in corpus)
     by_url = {r["url"]: r for r in table.to_pylist()}
-    for d in corpus:  # every column survives the round trip
-        assert {k: by_url[d["url"]][k] for k in d} == d
+    for d in corpus:  # every column survives the round trip (times come back as UTC datetimes)
+        want = {**d, "first_created_utc": datetime.fromtimestamp(d["first_created_utc"], tz=timezone.utc)}
+        assert {k: by_url[d["url"]][k] for k in d} == want
 
     con = duckdb.connect()
     glob = str(tmp_path / "webtext-*-of-*.parquet")
@@ -66,7 +68,7 @@ def test_shards_read_back_with_pyarrow_and_duckdb(tmp_path, corpus):
     ).fetchone()
     assert rows == len(corpus)
     assert texts == sum(len(d["text"]) for d in corpus)
-    assert first == min(d["first_created_utc"] for d in corpus) and subs == 1
+    assert first.timestamp() == min(d["first_created_utc"] for d in corpus) and subs == 1
     assert con.execute("SELECT count(DISTINCT url) FROM read_parquet(?)", [glob]).fetchone()[0] == len(corpus)
 
 

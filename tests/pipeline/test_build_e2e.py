@@ -63,7 +63,7 @@ def docs(build):
 
 def test_default_output_layout_and_progress(build):
     out = build["out"]
-    assert (out / "manifest.json").is_file() and (out / "CARD.md").is_file()
+    assert (out / "manifest.json").is_file() and (out / "README.md").is_file()
     assert sorted(p.name for p in (out / "shards").iterdir()) == ["webtext-00000-of-00001.parquet"]
     for stage in STAGES:
         assert (out / "stages" / stage / "_SUCCESS.json").is_file(), stage
@@ -77,7 +77,7 @@ def test_shards_hold_exactly_the_expected_documents(docs, cases):
     for d in docs:
         assert d["text"] and d["n_words"] >= 100
         assert not is_wikipedia(d["url"]) and not is_wikipedia(d["final_url"])
-        assert d["first_created_utc"] < CAP_UTC
+        assert d["first_created_utc"].timestamp() < CAP_UTC  # a UTC timestamp column
 
 
 def test_no_duplicates_in_the_shards(docs):

@@ -104,7 +104,7 @@ def test_tokenize_with_a_trained_tokenizer(tmp_path, corpus):
     shards = write_shards(tmp_path / "shards", corpus, n_files=2, row_group_size=25)
     tok = tmp_path / "tok"
     train(shards, tok, vocab_size=700, workers=2)
-    meta = tokenize_corpus(shards, tok, tmp_path / "tokens", val_permille=0, workers=2)
+    meta = tokenize_corpus(shards, tok, tmp_path / "tokens", val_permille=0, workers=2, min_val_tokens=0)
     assert meta["eot_token"] == 699 and meta["vocab_size"] == 700 and meta["tokens_val"] == 0
     ids = np.fromfile(tmp_path / "tokens" / "train.bin", dtype=np.uint16)
     enc = load(tok)  # the pure-Python encoder on the GPT-2-format files gives the same ids

@@ -30,6 +30,12 @@ def add_commands(sub) -> None:
             "OUT/documents/*.parquet and OUT/report.json. `webtext extract train-dragnet` retrains "
             "the Dragnet model instead."
         ),
+        epilog=(
+            "examples:\n"
+            "  webtext extract --fetch out/fetch --links out/links --out out/extract\n"
+            "  webtext extract --warc crawl/*.warc.gz --out out/extract --workers 4\n"
+            "  webtext extract --html pages/ --urls urls.json --out out/extract"
+        ),
     )
     src = p.add_mutually_exclusive_group()
     src.add_argument("--warc", nargs="+", metavar="WARC", help="WARC files or folders of *.warc.gz")
@@ -46,6 +52,7 @@ def add_commands(sub) -> None:
         "train-dragnet",
         help="retrain Dragnet's content model on the benchmark's train split",
         description="Train Dragnet's content model with Dragnet's own training code on the train split (fixed seed).",
+        epilog="examples:\n  webtext extract train-dragnet\n  webtext extract train-dragnet --data ../shared/data/extraction --out model/",
     )
     t.add_argument("--data", default=None, help="benchmark folder with ground-truth.json, split.json, html/ (default ../shared/data/extraction)")
     t.add_argument("--split", default="train", help="which split of split.json to train on (default train; never dev)")
@@ -57,6 +64,12 @@ def add_commands(sub) -> None:
         "eval-extract",
         help="precision/recall/F1 of Dragnet, Newspaper and the combination against gold text",
         description="Score the extractors with the article-extraction-benchmark metric, and time them.",
+        epilog=(
+            "examples:\n"
+            "  webtext eval-extract --gold ../shared/data/extraction/ground-truth.json "
+            "--html ../shared/data/extraction/html --ids ../shared/data/extraction/split.json:dev\n"
+            "  webtext eval-extract --gold gold.json --html pages/ --json"
+        ),
     )
     e.add_argument("--gold", required=True, help="ground-truth JSON {id: {articleBody, url}}")
     e.add_argument("--html", required=True, help="folder of <id>.html.gz / <id>.html")

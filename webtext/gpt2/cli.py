@@ -91,54 +91,79 @@ def _export(args) -> int:
 def _import(args) -> int:
     from webtext.gpt2.convert import import_checkpoint
 
-    path = import_checkpoint(args.src, args.out)
-    print(f"wrote {path}")
+    notes: list[str] = []
+    path = import_checkpoint(args.src, args.out, report=notes)
+    print(f"wrote {path}; " + "; ".join(notes))
     return 0
 
 
 def add_commands(sub) -> None:
     p = sub.add_parser("train", help="train GPT-2 on token files (train.bin/val.bin)",
                        description="Train GPT-2 on the token files of `webtext tokenize`. Several GPUs: "
-                                   "torchrun --nproc_per_node N -m webtext.cli train ...")
+                                   "torchrun --nproc_per_node N -m webtext.cli train ...",
+                       epilog="examples:\n  webtext train --data tokens/ --out runs/124m --model gpt2-124m\n"
+                              "  webtext train --data tokens/ --out runs/124m --resume\n"
+                              "  webtext train --data tokens/ --out runs/tiny --model gpt2-tiny --batch-size 8 "
+                              "--total-batch-tokens 1024 --max-steps 50 --device cpu")
     p.add_argument("--data", required=True, help="folder with train.bin, val.bin, meta.json")
     p.add_argument("--out", required=True, help="run folder: ckpt.pt, log.jsonl, tokenizer/")
     for flag, typ, help_ in _TRAIN_OPTIONS:
         p.add_argument(flag, type=typ, default=None, help=help_)
     p.add_argument("--compile", dest="compile", action="store_true", default=None, help="torch.compile (default on CUDA)")
-    p.add_argument("--no-compile", dest="compile", action="store_false")
+    p.add_argument("--no-compile", dest="compile", action="store_false", help="no torch.compile (the default on CPU)")
     p.add_argument("--fsdp", dest="fsdp", action="store_true", default=None,
                    help="shard with FSDP (default for gpt2-1558m with several processes)")
-    p.add_argument("--no-fsdp", dest="fsdp", action="store_false")
+    p.add_argument("--no-fsdp", dest="fsdp", action="store_false", help="plain DDP even for gpt2-1558m")
     p.add_argument("--prefetch", dest="prefetch", action="store_true", default=None,
                    help="prepare the next batch in a background thread while the GPU computes")
-    p.add_argument("--no-prefetch", dest="prefetch", action="store_false")
+    p.add_argument("--no-prefetch", dest="prefetch", action="store_false", help="prepare batches in the training loop (the default)")
     p.add_argument("--fp8", dest="fp8", action="store_true", default=None,
                    help="float8 matmuls in the blocks (needs torchao and an FP8 GPU; changes numerics slightly)")
-    p.add_argument("--no-fp8", dest="fp8", action="store_false")
+    p.add_argument("--no-fp8", dest="fp8", action="store_false", help="bf16/fp32 matmuls (the default)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its ckpt.pt")
     p.add_argument("--stop-after", type=int, default=None, help="stop (with a checkpoint) after this many steps in this invocation")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("sample", help="generate text from a GPT-2 checkpoint")
+    p = sub.add_parser(
+        "sample", help="generate text from a GPT-2 checkpoint",
+        description="Generate text from a checkpoint (`webtext train` or `webtext import-hf`) with temperature, "
+                    "top-k and top-p sampling; the tokenizer stored with the checkpoint decodes it.",
+        epilog="examples:\n  webtext sample --checkpoint runs/124m --prompt \"The city\" --temperature 0.8 --top-k 200 --seed 42\n"
+               "  webtext sample --checkpoint imported/ckpt.pt --num-samples 3 --max-new-tokens 50",
+    )
     p.add_argument("--checkpoint", required=True, help="ckpt.pt or a run folder")
     p.add_argument("--prompt", default="", help="text to continue (default: start from <|endoftext|>)")
-    p.add_argument("--num-samples", type=int, default=1)
-    p.add_argument("--max-new-tokens", type=int, default=100)
-    p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
-    p.add_argument("--top-k", type=int, default=None)
-    p.add_argument("--top-p", type=float, default=None)
-    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--num-samples", type=int, default=1, help="how many continuations (default 1)")
+    p.add_argument("--max-new-tokens", type=int, default=100, help="tokens to generate per sample (default 100)")
+    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature; 0 = greedy (default 1.0)")
+    p.add_argument("--top-k", type=int, default=None, help="sample among the k most likely tokens only (default: all)")
+    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling: the smallest set with this much probability (default: off)")
+    p.add_argument("--seed", type=int, default=1337, help="random seed: the same seed gives the same text (default 1337)")
     p.add_argument("--tokenizer", default=None, help="tokenizer folder (default: the one stored with the checkpoint)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
     p.set_defaults(func=_sample)
 
-    p = sub.add_parser("export-hf", help="export a checkpoint as a Hugging Face transformers GPT-2 folder")
+    p = sub.add_parser(
+        "export-hf", help="export a checkpoint as a Hugging Face transformers GPT-2 folder",
+        description="Write a folder that transformers' GPT2LMHeadModel.from_pretrained and AutoTokenizer load "
+                    "offline: model.safetensors, config.json and the tokenizer files.",
+        epilog="examples:\n  webtext export-hf --checkpoint runs/124m --out hf/\n"
+               "  webtext export-hf --checkpoint runs/124m/ckpt.pt --tokenizer tok/ --out hf/",
+    )
     p.add_argument("--checkpoint", required=True, help="ckpt.pt or a run folder")
     p.add_argument("--out", required=True, help="folder to write (replaced if it exists)")
     p.add_argument("--tokenizer", default=None, help="tokenizer folder (default: the one stored with the checkpoint)")
     p.set_defaults(func=_export)
 
-    p = sub.add_parser("import-hf", help="import GPT-2 weights from a local Hugging Face or OpenAI folder")
+    p = sub.add_parser(
+        "import-hf", help="import GPT-2 weights (and tokenizer) from a local Hugging Face or OpenAI folder",
+        description="Convert a local Hugging Face GPT-2 folder (config.json + safetensors or pytorch_model.bin) or "
+                    "OpenAI's release (hparams.json + model.ckpt.*) into OUT/ckpt.pt. The folder's tokenizer "
+                    "(tokenizer.json, or vocab.json + merges.txt, or encoder.json + vocab.bpe) goes to OUT/tokenizer/ "
+                    "and `webtext sample` uses it; the command says when the folder has none.",
+        epilog="examples:\n  webtext import-hf --src gpt2-folder/ --out imported/\n"
+               "  webtext sample --checkpoint imported/ckpt.pt --prompt \"Hello\"",
+    )
     p.add_argument("--src", required=True, help="HF folder (config.json + safetensors/bin) or OpenAI's (hparams.json + model.ckpt.*)")
     p.add_argument("--out", required=True, help="folder for ckpt.pt and tokenizer/")
     p.set_defaults(func=_import)

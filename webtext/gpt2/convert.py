@@ -14,11 +14,17 @@ and `AutoTokenizer.from_pretrained(DIR)` load, offline:
 The folder is assembled under a temporary name and renamed into place.
 
 Import (`webtext import-hf --src DIR --out DIR`) reads either a Hugging Face GPT-2 folder (config.json
-plus model.safetensors, sharded safetensors or pytorch_model.bin; the vocab.json/merges.txt are kept
-as the checkpoint's tokenizer) or OpenAI's original release folder (hparams.json, encoder.json,
-vocab.bpe and the TensorFlow checkpoint `model.ckpt.*`, read by the small TensorFlow-free reader
-below), and writes `OUT/ckpt.pt` + `OUT/tokenizer/`, usable by `webtext sample` and by
-`webtext train --init-from OUT/ckpt.pt`.
+plus model.safetensors, sharded safetensors or pytorch_model.bin) or OpenAI's original release folder
+(hparams.json, encoder.json, vocab.bpe and the TensorFlow checkpoint `model.ckpt.*`, read by the
+small TensorFlow-free reader below), and writes `OUT/ckpt.pt` + `OUT/tokenizer/`, usable by
+`webtext sample` and by `webtext train --init-from OUT/ckpt.pt`.
+
+The tokenizer comes along when the folder has one (`import_tokenizer`), in this order: vocab.json +
+merges.txt (HF's names for encoder.json + vocab.bpe), encoder.json + vocab.bpe (OpenAI's), or a
+`tokenizer.json` alone (what transformers 5 saves), from which encoder.json and vocab.bpe are
+derived when it is a byte-level BPE like GPT-2's. `import_checkpoint` returns what it did; the CLI
+says either which tokenizer it imported or, in one line, that there was none (or why it could not
+be used) and that `webtext sample` will need `--tokenizer`.
 """
 
 from __future__ import annotations
@@ -185,23 +191,80 @@ def _load_hf_weights(src: Path) -> dict:
     raise InputError("no model.safetensors, model.safetensors.index.json or pytorch_model.bin", path=str(src))
 
 
-def import_checkpoint(src: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
-    """Convert a Hugging Face or OpenAI GPT-2 folder into OUT/ckpt.pt (+ OUT/tokenizer/); returns the ckpt path."""
+def import_tokenizer(src: Path, dest: Path) -> tuple[Path | None, str]:
+    """Copy or derive `src`'s tokenizer into `dest` as encoder.json + vocab.bpe (+ tokenizer.json when
+    there is one). Returns (dest, what was imported) or (None, why there is no tokenizer)."""
+    pairs = [("vocab.json", "merges.txt"), ("encoder.json", "vocab.bpe")]
+    found = next(((v, m) for v, m in pairs if (src / v).is_file() and (src / m).is_file()), None)
+    has_json = (src / "tokenizer.json").is_file()
+    if found is None and not has_json:
+        return None, "the folder has no tokenizer (tokenizer.json, vocab.json + merges.txt, or encoder.json + vocab.bpe)"
+    if found is None:
+        try:
+            encoder, merges = _bpe_from_tokenizer_json(src / "tokenizer.json")
+        except InputError as exc:
+            return None, f"its tokenizer.json was not imported: {exc}"
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    if found is not None:
+        shutil.copyfile(src / found[0], tmp / "encoder.json")
+        shutil.copyfile(src / found[1], tmp / "vocab.bpe")
+        what = f"{found[0]} + {found[1]}"
+    else:
+        (tmp / "encoder.json").write_text(json.dumps(encoder, ensure_ascii=False), encoding="utf-8")
+        (tmp / "vocab.bpe").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges), encoding="utf-8")
+        what = "tokenizer.json (encoder.json and vocab.bpe derived from it)"
+    if has_json:
+        shutil.copyfile(src / "tokenizer.json", tmp / "tokenizer.json")
+    if dest.exists():
+        shutil.rmtree(dest)
+    os.replace(tmp, dest)
+    return dest, what
+
+
+def _bpe_from_tokenizer_json(path: Path) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """GPT-2's encoder (token -> id, added tokens included) and merges from a Hugging Face tokenizer.json,
+    which must be a byte-level BPE (GPT-2's scheme) for the files to mean the same thing."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"not a readable JSON file: {exc}", path=str(path)) from None
+    model = data.get("model") or {}
+    if model.get("type") != "BPE":
+        raise InputError(f"model type {model.get('type')!r} is not BPE", path=str(path))
+    pre = json.dumps(data.get("pre_tokenizer") or {})
+    if "ByteLevel" not in pre:
+        raise InputError("not a byte-level BPE (no ByteLevel pre-tokenizer): GPT-2's files cannot express it", path=str(path))
+    encoder = dict(model.get("vocab") or {})
+    for added in data.get("added_tokens") or []:
+        encoder.setdefault(added["content"], added["id"])
+    merges = []
+    for m in model.get("merges") or []:
+        pair = m.split(" ") if isinstance(m, str) else m
+        if len(pair) != 2:
+            raise InputError(f"unexpected merge entry {m!r}", path=str(path))
+        merges.append((pair[0], pair[1]))
+    if not encoder:
+        raise InputError("empty vocabulary", path=str(path))
+    return encoder, merges
+
+
+def import_checkpoint(src: str | os.PathLike, out_dir: str | os.PathLike, *, report: list | None = None) -> Path:
+    """Convert a Hugging Face or OpenAI GPT-2 folder into OUT/ckpt.pt (+ OUT/tokenizer/); returns the ckpt path.
+    `report`, when given, receives one line about the tokenizer (imported from what, or why not)."""
     src, out = Path(src), Path(out_dir)
     if not src.is_dir():
         raise InputError("not a folder", path=str(src))
-    tok_files: dict[str, Path] = {}
     if (src / "config.json").exists():
         config = gpt_config_from_hf(json.loads((src / "config.json").read_text(encoding="utf-8")))
         sd = from_hf_state_dict(_load_hf_weights(src), config)
-        tok_files = {"encoder.json": src / "vocab.json", "vocab.bpe": src / "merges.txt", "tokenizer.json": src / "tokenizer.json"}
         source = "huggingface"
     elif (src / "hparams.json").exists():
         hp = json.loads((src / "hparams.json").read_text(encoding="utf-8"))
         config = GPTConfig(block_size=hp["n_ctx"], vocab_size=hp["n_vocab"], n_layer=hp["n_layer"], n_head=hp["n_head"],
                            n_embd=hp["n_embd"])
         sd = from_hf_state_dict(openai_tf_state_dict(src, config.n_layer), config)
-        tok_files = {"encoder.json": src / "encoder.json", "vocab.bpe": src / "vocab.bpe"}
         source = "openai"
     else:
         raise InputError("neither a Hugging Face folder (config.json) nor OpenAI's release (hparams.json)", path=str(src))
@@ -214,13 +277,10 @@ def import_checkpoint(src: str | os.PathLike, out_dir: str | os.PathLike) -> Pat
         raise InputError(f"weights do not match GPT-2 ({len(missing)} missing, e.g. {missing[:3]}; "
                          f"{len(unexpected)} unexpected, e.g. {unexpected[:3]})", path=str(src))
     out.mkdir(parents=True, exist_ok=True)
-    tok_dir = None
-    if tok_files["encoder.json"].exists() and tok_files["vocab.bpe"].exists():
-        tok_dir = out / "tokenizer"
-        tok_dir.mkdir(exist_ok=True)
-        for name, path in tok_files.items():
-            if path.exists():
-                shutil.copyfile(path, tok_dir / name)
+    tok_dir, tokenizer_note = import_tokenizer(src, out / "tokenizer")
+    if report is not None:
+        report.append(f"tokenizer imported from {tokenizer_note}" if tok_dir else
+                      f"no tokenizer imported: {tokenizer_note}; `webtext sample` needs --tokenizer DIR")
     return save_checkpoint(
         {"model_config": config.to_dict(), "model": model.state_dict(), "step": 0, "source": f"{source}:{src}",
          "tokenizer": str(tok_dir.resolve()) if tok_dir else None},

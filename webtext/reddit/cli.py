@@ -24,6 +24,12 @@ def add_commands(subparsers) -> None:
             "Writes OUT/links/*.parquet and OUT/report.json (every drop counted with its reason)."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog=(
+            "examples:\n"
+            "  webtext harvest --dumps webtext/sample/RS_sample.zst --until 2017-12 --out out/\n"
+            "  webtext harvest --dumps dumps/ --until 2017-12 --out out/ --on-error skip\n"
+            "  webtext harvest --live --subreddit science --until 2024-12 --out out/   # needs Reddit API credentials"
+        ),
     )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--dumps", nargs="+", metavar="PATH", help="dump files or folders of them")
