@@ -145,6 +145,7 @@ class Site:
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer((host, 0), _Handler)
         self.httpd.daemon_threads = True
+        self.httpd.handle_error = lambda request, client_address: None  # clients hang up (kills, caps): quiet
         self.httpd.site = self
         self.host, self.port = host, self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

@@ -215,3 +215,20 @@ def test_cli_fetch(tmp_path, capsys):
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["read"] == 3 and report["kept"] == 1
     assert report["dropped"] == {"forbidden_scheme": 1, "http_404": 1}
+
+
+def test_docs_name_the_error_classes_the_log_writes():
+    """docs/fetch.md's error classes are exactly the code's; the pipeline docs use the same names."""
+    import re
+
+    from webtext.fetch.spider import ERROR_CLASSES
+
+    root = Path(__file__).resolve().parents[2]
+    fetch_md = (root / "docs" / "fetch.md").read_text()
+    section = fetch_md[fetch_md.index("Error classes:") : fetch_md.index("## The archive")]
+    documented = set(re.findall(r"`([a-z_<>]+)`", section.split("The Beam pipeline")[0]))
+    assert documented == set(ERROR_CLASSES)
+    for doc in ("docs/pipeline.md", "pipelines/transforms.py"):
+        names = set(re.findall(r"`(robots_[a-z]+)`", (root / doc).read_text()))
+        assert names and names <= set(ERROR_CLASSES), (doc, names)
+    assert classify_failure(IgnoreRequest("Forbidden by robots.txt")) in ERROR_CLASSES

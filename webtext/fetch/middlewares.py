@@ -207,25 +207,23 @@ def cap_response_headers(max_count: int, max_bytes: int) -> None:
     interim responses included). Past either, the parser raises `HeadersTooLarge`: Twisted drops
     the connection and the request fails with error class `headers_too_large`, not retried.
 
-    Twisted gives no setting for this, so the parser class that `HTTP11ClientProtocol` creates is
-    replaced by a subclass; the crawl runs in its own process (crawl.py), the only one patched.
+    Neither Twisted nor Scrapy has a setting for this. Scrapy 2.19's HTTP/1.1 handler swaps the
+    class of each response parser Twisted creates for its own `_LenientHTTPClientParser`, looked
+    up in its module; that name is pointed at a capped subclass. The crawl runs in its own process
+    (crawl.py), the only one patched.
     """
+    from scrapy.core.downloader.handlers import http11
     from twisted.web import _newclient
 
-    base = getattr(_newclient.HTTPClientParser, "_webtext_base", _newclient.HTTPClientParser)
+    base = getattr(http11._LenientHTTPClientParser, "_webtext_base", http11._LenientHTTPClientParser)
 
     class CappedHTTPClientParser(base):
-        _webtext_base = base
-
-        def __init__(self, request, finisher):
-            super().__init__(request, finisher)
-            self._header_lines = 0
-            self._header_bytes = 0
+        _webtext_base = base  # no __init__: Scrapy swaps the class of a parser already made
 
         def lineReceived(self, line):
             if self.state in (_newclient.STATUS, _newclient.HEADER):
-                self._header_lines += 1
-                self._header_bytes += len(line) + 1
+                self._header_lines = getattr(self, "_header_lines", 0) + 1
+                self._header_bytes = getattr(self, "_header_bytes", 0) + len(line) + 1
                 if self._header_lines > max_count + 1:  # + the status line
                     raise HeadersTooLarge(f"more than {max_count} response header fields")
                 if self._header_bytes > max_bytes:
@@ -237,7 +235,7 @@ def cap_response_headers(max_count: int, max_bytes: int) -> None:
                 raise HeadersTooLarge(f"a response header line over {self.MAX_LENGTH:,} bytes")
             return super().lineLengthExceeded(line)
 
-    _newclient.HTTPClientParser = CappedHTTPClientParser
+    http11._LenientHTTPClientParser = CappedHTTPClientParser
 
 
 def headers_too_large(exc: BaseException) -> bool:

@@ -51,6 +51,16 @@ from webtext.fetch.warc import RollingWarcWriter
 from webtext.progress import Progress
 
 
+# Every error class a fetch-log row can carry (`http_<status>` stands for each 4xx/5xx status);
+# docs/fetch.md lists the same names (a test holds them equal).
+ERROR_CLASSES = (
+    "invalid_url", "forbidden_scheme", "forbidden_address", "robots_disallowed", "robots_unreachable",
+    "dns_error", "connection_refused", "connection_lost", "timeout", "too_large", "headers_too_large",
+    "too_many_redirects", "redirect_not_followed", "http_<status>", "non_html", "empty_body", "not_in_archive",
+    "tls_error", "connect_error", "download_error", "internal_dropped", "ignored",
+)
+
+
 def classify_failure(exc: BaseException) -> str:
     """The fetch-log error class for an exception raised while fetching a URL."""
     msg = str(exc)
