@@ -7,8 +7,12 @@
    --long=31`: a 2**31 window with long-distance matching, streamed without a content size).
    The mix is fixed by a seed: ~45% below the karma bar, self posts, NSFW, image hosts, links into
    Reddit and Wikipedia, a tail after the `--until` month, and URLs repeated across submissions.
-2. Runs `webtext.reddit.harvest` on it in a fresh child process and prints records/s and that
-   process's peak resident memory (`ru_maxrss`).
+2. Runs `webtext.reddit.harvest` on it in a fresh child process and prints records/s (by wall
+   time and per CPU second of that process, which is the per-core figure on a shared machine) and
+   its peak resident memory (`ru_maxrss`). Side by side, in fresh children over the same stream:
+   the floors - the zstd decoder alone, decoder + `json.loads` of every line (plain Python),
+   decoder + `orjson.loads` (if installed), and decoder + msgspec into a typed struct of only the
+   fields the harvest reads.
    For comparison it also runs the zstd decoder alone: a `--long=31` stream may refer back 2 GiB,
    so the decoder holds up to 2 GiB of history, and resident memory grows with the decompressed
    bytes until that window is full, whatever reads them.
@@ -48,23 +52,44 @@ def peak_rss_kib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 from webtext.reddit import harvest
 dump, out, trace, max_urls = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-if trace == "decode":  # the zstd decoder alone, for comparison: no parsing, no harvest
+if trace in ("decode", "json", "orjson", "msgspec"):  # the floors: the decoder, then each parser alone
     from webtext.reddit.dumps import _zstd_chunks
-    t = time.perf_counter()
+    from webtext.reddit.links import RecordFields
+    if trace == "json":
+        parse = json.loads
+    elif trace == "orjson":
+        import orjson
+        parse = orjson.loads
+    elif trace == "msgspec":
+        import msgspec
+        parse = msgspec.json.Decoder(RecordFields).decode
+    t, c = time.perf_counter(), time.process_time()
+    n = lines = 0
+    pending = b""
     with open(dump, "rb") as f:
-        n = sum(len(c) for c in _zstd_chunks(f))
-    print(json.dumps({"seconds": time.perf_counter() - t, "bytes": n, "maxrss_kib": peak_rss_kib()}))
+        for chunk in _zstd_chunks(f):
+            n += len(chunk)
+            if trace == "decode":
+                continue
+            data = pending + chunk
+            cut = data.rfind(b"\n")
+            pending = data[cut + 1 :]
+            for line in data[:cut].split(b"\n"):
+                parse(line)
+                lines += 1
+    print(json.dumps({"seconds": time.perf_counter() - t, "cpu": time.process_time() - c, "bytes": n,
+                      "lines": lines, "maxrss_kib": peak_rss_kib()}))
     sys.exit(0)
 trace = trace == "1"
 import pyarrow.parquet, zstandard  # imported before tracing: the figure is the harvest's own allocations
 if trace:
     tracemalloc.start()
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 report = harvest([dump], "2017-12", out, max_urls_in_memory=max_urls)
-seconds = time.perf_counter() - t
+seconds, cpu = time.perf_counter() - t, time.process_time() - c
 peak_traced = tracemalloc.get_traced_memory()[1] if trace else None
 print(json.dumps({
-    "seconds": seconds, "read": report.read, "kept": report.kept, "links": report.links,
+    "seconds": seconds, "cpu": cpu, "read": report.read, "kept": report.kept, "links": report.links,
     "dropped": dict(report.dropped), "maxrss_kib": peak_rss_kib(),
     "tracemalloc_peak": peak_traced,
 }))
@@ -160,10 +185,27 @@ def main() -> None:
             f"zstd (window 2**31, long-distance matching) in {time.perf_counter() - t:.1f} s"
         )
         r = run_child(dump, work / "out", trace=False, max_urls=args.max_urls)
+        print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
+              "(per CPU-second figures are the per-core rate; wall figures move with the load)")
         print(
-            f"harvest: {r['read']:,} records in {r['seconds']:.1f} s = {r['read'] / r['seconds']:,.0f} records/s; "
+            f"harvest (webtext): {r['read']:,} records in {r['seconds']:.1f} s wall = {r['read'] / r['seconds']:,.0f} records/s; "
+            f"{r['cpu']:.1f} CPU s = {r['read'] / r['cpu']:,.0f} records per CPU-second; "
             f"kept {r['kept']:,} submissions -> {r['links']:,} links"
         )
+        print("floors over the same stream (decompress + split lines + parse each line, nothing else):")
+        for kind, what in (("decode", "zstd decoder alone"), ("json", "json.loads (plain Python)"),
+                           ("orjson", "orjson.loads"), ("msgspec", "msgspec, typed struct of the 11 fields used")):
+            if kind == "orjson":
+                try:
+                    import orjson  # noqa: F401
+                except ImportError:
+                    print(f"  {what:<46} (not installed)")
+                    continue
+            f = run_child(dump, work / "unused", trace=kind)
+            n = f["lines"] or r["read"]
+            print(f"  {what:<46} {f['seconds']:6.1f} s wall, {f['cpu']:6.1f} CPU s = {n / f['cpu']:>9,.0f} records per CPU-second")
+        print(f"  {'the harvest (all filters, aggregation, Parquet)':<46} {r['seconds']:6.1f} s wall, {r['cpu']:6.1f} CPU s = "
+              f"{r['read'] / r['cpu']:>9,.0f} records per CPU-second")
         print(f"  dropped: {json.dumps(r['dropped'], sort_keys=True)}")
         print(f"peak memory (resident high-water mark of the harvest process, VmHWM/ru_maxrss): {r['maxrss_kib'] / 1024:,.0f} MiB")
         d = run_child(dump, work / "unused", trace="decode")

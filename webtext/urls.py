@@ -64,10 +64,40 @@ def _host(netloc_host: str) -> str:
     return host
 
 
+# Already in normal form (a fast path that skips the parsing; the rules below return such a URL
+# unchanged): lowercase http(s) scheme and host, no port, user info, fragment or escapes, a path
+# of RFC 3986 characters without dot segments, query items (if any) non-empty, untracked, sorted.
+_PLAIN = re.compile(r"https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*(\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?]+)?")
+_DOT_SEGMENT = re.compile(r"/\.\.?(?:[/?]|$)")
+
+
+def _already_normal(url: str) -> bool:
+    m = _PLAIN.fullmatch(url)
+    if m is None or _DOT_SEGMENT.search(url, 0, m.start(1) if m.start(1) >= 0 else len(url)):
+        return False
+    if m.start(1) < 0:
+        return True
+    names = []
+    for item in url[m.start(1) + 1 :].split("&"):
+        if not item:
+            return False
+        name = item.split("=", 1)[0]
+        low = name.lower()
+        if low.startswith("utm_") or low in TRACKING_PARAMS:
+            return False
+        names.append(name)
+    return all(a <= b for a, b in zip(names, names[1:]))
+
+
 def normalize_url(url: str) -> str:
     """The canonical spelling of `url` (rules in the module docstring). Raises ValueError if unusable."""
     if not isinstance(url, str):
         raise ValueError(f"not a URL: {url!r}")
+    return url if _already_normal(url) else _normalize(url)
+
+
+def _normalize(url: str) -> str:
+    """`normalize_url` by the full rules (parse, rebuild)."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):

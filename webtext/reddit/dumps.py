@@ -255,12 +255,13 @@ class _Where:
         return f"after {pos:,} of {self.size:,} compressed bytes, {self.items:,} complete {self.unit}"
 
 
-def _lines(chunks: Iterator[bytes], where: _Where) -> Iterator[str | bytes]:
-    """Lines of the decompressed stream, without their newline.
+def _line_runs(chunks: Iterator[bytes], as_bytes: bool = False) -> Iterator[list]:
+    """The decompressed stream as runs of complete lines (one list per chunk), without newlines.
 
-    Each run of complete lines is decoded from UTF-8 in one go and split as text (`json.loads` on
-    a str skips the per-line encoding sniffing it does for bytes); a run holding invalid UTF-8 is
-    handed out line by line as bytes instead, so only the bad line fails to parse.
+    Text mode: each run is decoded from UTF-8 in one go and split as text (`json.loads` on a str
+    skips the per-line encoding sniffing it does for bytes); a run holding invalid UTF-8 is handed
+    out as bytes lines instead, so only the bad line fails to parse. Bytes mode (`as_bytes`): bytes
+    lines, for a decoder that reads UTF-8 itself (msgspec).
     """
     pending = b""
     first = True
@@ -269,21 +270,23 @@ def _lines(chunks: Iterator[bytes], where: _Where) -> Iterator[str | bytes]:
         if first and data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark
             data = data[3:]
         first = False
+        if as_bytes:
+            lines = data.split(b"\n")
+            pending = lines.pop()  # the part after the last newline: completed by the next chunk
+            if lines:
+                yield lines
+            continue
         cut = data.rfind(b"\n")
         if cut < 0:
             pending = data
             continue
         pending = data[cut + 1 :]
         try:
-            lines = data[:cut].decode("utf-8").split("\n")
+            yield data[:cut].decode("utf-8").split("\n")
         except UnicodeDecodeError:
-            lines = data[:cut].split(b"\n")
-        for line in lines:
-            where.items += 1
-            yield line
+            yield data[:cut].split(b"\n")
     if pending:  # a last line without a newline is still a line (a cut one fails to parse, counted)
-        where.items += 1
-        yield pending
+        yield [pending]
 
 
 def _array_items(first: bytes, chunks: Iterator[bytes], where: _Where, path: Path) -> Iterator[object]:
@@ -347,12 +350,24 @@ def iter_records(
     *,
     on_error: str = "fail",
     report: StageReport | None = None,
-) -> Iterator[dict]:
+    fields: type | None = None,
+) -> Iterator:
     """Decoded submission objects of one dump file, streamed.
 
     Malformed lines are counted in `report` (`malformed_json`, `not_an_object`) and skipped; a
     damaged compressed stream raises `InputError` or, with `on_error="skip"`, is counted as one
-    `corrupt_file` drop. Blank lines are not records and are not counted.
+    `corrupt_file` drop. A file that is empty (0 bytes, or nothing but whitespace once
+    decompressed) or cannot be opened raises `InputError` or, with `on_error="skip"`, is counted
+    as one `unreadable_file` drop: never a silent success. Blank lines are not records and are not
+    counted; a blank line holds only JSON's whitespace (space, tab, CR, LF), and any other line is
+    a record or a counted drop.
+
+    `fields`: a `msgspec.Struct` type naming the fields wanted (`links.RecordFields`). NDJSON lines
+    are then decoded straight into it (typed, only those fields, no dict), about 4x faster than
+    `json.loads`. A line it refuses (a field of an unexpected type, not an object, not JSON) is
+    decoded again with `json.loads` and handed out as a dict, or counted as malformed exactly as
+    without `fields`: the typed path changes the speed, never which records come out. JSON-array
+    files always give dicts.
     """
     if on_error not in ON_ERROR:
         raise ConfigError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
@@ -360,9 +375,13 @@ def iter_records(
     try:
         raw = open(path, "rb")
     except OSError as exc:
-        raise InputError(f"cannot open: {exc.strerror}", path=str(path)) from None
+        _unreadable(path, f"cannot open: {exc.strerror}", on_error, report)
+        return
     with raw:
         where = _Where(raw, os.fstat(raw.fileno()).st_size)
+        if where.size == 0:
+            _unreadable(path, "empty file (0 bytes): not a dump", on_error, report)
+            return
         chunks = _chunks(path, raw)
         try:
             # Peek at the first non-blank byte: `[` means one JSON array, anything else NDJSON.
@@ -371,6 +390,9 @@ def iter_records(
                 first += chunk
                 if first.lstrip(b"\xef\xbb\xbf \t\r\n"):
                     break
+            if not first.lstrip(b"\xef\xbb\xbf \t\r\n"):
+                _unreadable(path, "holds no records: nothing but whitespace once decompressed", on_error, report)
+                return
             if first.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
                 where.unit = "array elements"
                 items = _array_items(first, chunks, where, path)
@@ -380,19 +402,17 @@ def iter_records(
                     else:
                         _bad(report, "not_an_object", path, where.items, "array element")
                 return
-            lines = _lines(_prepend(first, chunks), where)
-            for line in lines:
-                if not line.strip():
-                    continue
-                try:
-                    value = json.loads(line)
-                except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-                    _bad(report, "malformed_json", path, where.items, "line")
-                    continue
-                if isinstance(value, dict):
-                    yield value
-                else:
-                    _bad(report, "not_an_object", path, where.items, "line")
+            if fields is not None:
+                yield from _typed_records(_prepend(first, chunks), fields, where, path, report)
+                return
+            for run in _line_runs(_prepend(first, chunks)):
+                for line in run:
+                    where.items += 1
+                    if not line.strip(" \t\r\n" if isinstance(line, str) else b" \t\r\n"):  # JSON's whitespace
+                        continue
+                    value = _loads(line, where, path, report)
+                    if value is not None:
+                        yield value
         except _Damaged as exc:
             position = where.describe()
             if on_error == "fail":
@@ -402,6 +422,59 @@ def iter_records(
             if report is not None:
                 report.drop("corrupt_file", example=f"{path} ({position}): {exc}")
             log("harvest", f"skipping the rest of {path} ({position}): {exc}")
+
+
+def _loads(line: str | bytes, where: _Where, path: Path, report: StageReport | None) -> dict | None:
+    """One line through `json.loads`: the object, or None after counting why it is not one."""
+    try:
+        value = json.loads(line)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        _bad(report, "malformed_json", path, where.items, "line")
+        return None
+    if isinstance(value, dict):
+        return value
+    _bad(report, "not_an_object", path, where.items, "line")
+    return None
+
+
+def _typed_records(chunks: Iterator[bytes], fields: type, where: _Where, path: Path, report: StageReport | None):
+    """NDJSON decoded into `fields` structs; a line msgspec refuses goes through `_loads` instead."""
+    import msgspec
+
+    decode = msgspec.json.Decoder(fields).decode
+    # DecodeError (not JSON), ValidationError (types), UnicodeDecodeError (bad UTF-8), deep nesting
+    refused = (msgspec.MsgspecError, ValueError, RecursionError)
+    for run in _line_runs(chunks, as_bytes=True):
+        start = where.items
+        for i, line in enumerate(run, start + 1):
+            if not line:
+                continue
+            try:
+                record = decode(line)
+            except refused:
+                # As the text path reads it: UTF-8 (a bad byte makes the line malformed), blank skipped.
+                where.items = i
+                try:
+                    text = line.decode("utf-8")
+                except UnicodeDecodeError:
+                    _bad(report, "malformed_json", path, i, "line")
+                    continue
+                if not text.strip(" \t\r\n"):
+                    continue
+                record = _loads(text, where, path, report)
+                if record is None:
+                    continue
+            yield record
+        where.items = start + len(run)
+
+
+def _unreadable(path: Path, why: str, on_error: str, report: StageReport | None) -> None:
+    """An empty or unopenable dump file: an error naming it, or (skip) one counted drop."""
+    if on_error == "fail":
+        raise InputError(f"{why}; rerun with --on-error skip to count it and go on", path=str(path))
+    if report is not None:
+        report.drop("unreadable_file", example=f"{path}: {why}")
+    log("harvest", f"skipping {path}: {why}")
 
 
 def _prepend(first: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:

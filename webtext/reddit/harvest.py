@@ -23,11 +23,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from webtext.errors import ConfigError
+from webtext.errors import ConfigError, InputError
 from webtext.progress import Progress, log
 from webtext.reddit.dumps import ON_ERROR, iter_records, plan_dump_files
-from webtext.reddit.links import HarvestOptions, LinkAggregator, aggregate, classify, qualifies, write_links
-from webtext.report import StageReport
+from webtext.reddit.links import HarvestOptions, LinkAggregator, RecordFields, aggregate, classify, qualifies, write_links
+from webtext.report import SAMPLES_PER_REASON, StageReport
 
 STAGE = "harvest"
 
@@ -63,7 +63,7 @@ class HarvestReport(StageReport):
         )  # fmt: skip
 
 
-def _example(record: dict) -> str:
+def _example(record) -> str:
     rid = record.get("id", "?")
     url = record.get("url")
     text = f"{rid} {url}" if isinstance(url, str) else str(rid)
@@ -87,19 +87,28 @@ def harvest_records(
     spill = out / f".harvest-spill-{os.getpid()}"
     try:
         agg = LinkAggregator(spill, max_urls_in_memory)
+        # Drops are counted here and added to the report once at the end; the first few records
+        # of each reason are kept as examples. (The hot loop does no more than it must.)
+        dropped: dict[str, int] = {}
+        examples: dict[str, list[str]] = {}
+        i = 0
         with Progress(STAGE, unit=progress_unit) as progress:
-            pending = 0
-            for record in records:
+            for i, record in enumerate(records, 1):
                 sub, reason = classify(record, opts)
                 if sub is None:
-                    report.drop(reason, example=_example(record))
+                    n = dropped.get(reason, 0)
+                    dropped[reason] = n + 1
+                    if n < SAMPLES_PER_REASON:
+                        examples.setdefault(reason, []).append(_example(record))
                 else:
                     agg.add(sub)
-                pending += 1
-                if pending == 1024:  # the ticker reads the clock: not once per record
-                    progress.update(pending, links=len(agg.table))
-                    pending = 0
-            progress.update(pending)
+                if not i & 1023:  # the ticker reads the clock: not once per record
+                    progress.update(1024, links=len(agg.table))
+            progress.update(i - progress.count)
+        for reason, n in dropped.items():
+            report.drop(reason, n=n - len(examples[reason]))
+            for example in examples[reason]:
+                report.drop(reason, example=example)
         if agg.runs:
             log(STAGE, f"merging {len(agg.runs) + 1} sorted runs spilled to disk")
 
@@ -173,6 +182,10 @@ def harvest(
     if done is not None:
         log(STAGE, f"already harvested these inputs with these options: {out / 'report.json'}")
         return done
+    if on_error == "fail":  # an empty file is an error before anything is read (skip counts it when reached)
+        for f in plan.selected:
+            if f.stat().st_size == 0:
+                raise InputError("empty file (0 bytes): not a dump; rerun with --on-error skip to count it and go on", path=str(f))
     for f in plan.skipped:
         log(STAGE, f"skipping {f}: its month is after {until}")
     report = HarvestReport(
@@ -186,6 +199,6 @@ def harvest(
     def records() -> Iterator[dict]:
         for f in plan.selected:
             log(STAGE, f"reading {f}")
-            yield from iter_records(f, on_error=on_error, report=report)
+            yield from iter_records(f, on_error=on_error, report=report, fields=RecordFields)
 
     return harvest_records(records(), opts, out, report, max_urls_in_memory=max_urls_in_memory)

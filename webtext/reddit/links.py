@@ -69,10 +69,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
+from urllib.parse import unquote
+
+import msgspec
 
 from webtext.errors import ConfigError, InputError
 from webtext.reddit.dumps import month_end_utc
-from webtext.urls import REDDIT_DOMAINS, WIKIPEDIA_DOMAINS, domain_of, host_of, normalize_url, unquote_path
+from webtext.urls import REDDIT_DOMAINS, WIKIPEDIA_DOMAINS, host_of, normalize_url, unquote_path
 
 KARMA_RULES = ("max", "sum")
 
@@ -129,6 +132,12 @@ def _host_of_normalised(url: str) -> str:
     return netloc.partition(":")[0]
 
 
+def _domain_of_normalised(url: str) -> str:
+    """`webtext.urls.domain_of` for a URL from `normalize_url`."""
+    host = _host_of_normalised(url)
+    return host[4:] if host.startswith("www.") else host
+
+
 def _matches(suffixes: list[str], domains: frozenset) -> bool:
     return not domains.isdisjoint(suffixes)
 
@@ -171,6 +180,43 @@ class Submission:
     score: int
 
 
+class RecordFields(msgspec.Struct, gc=False):
+    """The fields of a Pushshift submission that `classify` reads, and nothing else.
+
+    Dumps are decoded straight into this (`dumps.iter_records(fields=RecordFields)`): msgspec
+    skips the other ~30 fields of a record without building them, which is most of the harvest's
+    speed. The types are the ones Pushshift's eras use (`created_utc` and `score` as int, float or
+    numeric string; booleans as JSON booleans or strings); a record with any other type in these
+    fields is refused by the decoder and read again as a plain dict, so `classify` sees every
+    record either way. `get` makes it read like the dict it replaces.
+    """
+
+    id: str | None = None
+    url: str | None = None
+    created_utc: int | float | str | None = None
+    score: int | float | str | None = None
+    removed_by_category: str | None = None
+    title: str | None = None
+    selftext: str | None = None
+    is_self: bool | str | None = None
+    over_18: bool | str | None = None
+    domain: str | None = None
+    subreddit: str | None = None
+
+    def get(self, key: str, default=None):
+        value = getattr(self, key, None)
+        return default if value is None else value
+
+    @classmethod
+    def of(cls, record) -> "RecordFields":
+        """The fields of a decoded record (a dict from the live API or a JSON-array dump), as they
+        are: the struct does not check types on construction, `classify` does."""
+        if type(record) is cls:
+            return record
+        get = record.get
+        return cls(*(get(name) for name in cls.__struct_fields__))
+
+
 # ---------------------------------------------------------------------------------------------
 # Filters
 # ---------------------------------------------------------------------------------------------
@@ -178,10 +224,12 @@ class Submission:
 
 def _as_int(value) -> int | None:
     """int, float and numeric strings (all three occur in Pushshift's eras) -> int; else None."""
+    if type(value) is int:  # the common case first
+        return value
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
+        return int(value)
     if isinstance(value, float):
         return int(value) if value == value and abs(value) != float("inf") else None
     if isinstance(value, str):
@@ -202,12 +250,11 @@ def _truthy(value) -> bool:
     return bool(value)
 
 
-def _deleted_or_removed(record: dict) -> str | None:
-    category = record.get("removed_by_category")
+def _deleted_or_removed(r: RecordFields) -> str | None:
+    category = r.removed_by_category
     if category:
         return "deleted" if category == "deleted" else "removed"
-    for key in ("title", "url", "selftext"):
-        value = record.get(key)
+    for value in (r.title, r.url, r.selftext):
         if value == "[deleted]":
             return "deleted"
         if value == "[removed]":
@@ -230,29 +277,48 @@ def blocked_extension(url: str) -> bool:
     return bool(m) and m.group(1) in BLOCKED_EXTENSIONS
 
 
+def _blocked_extension_normalised(url: str) -> bool:
+    """`blocked_extension` for a URL from `normalize_url` (no fragment; the path is after the host)."""
+    parts = url.split("/", 3)
+    path = parts[3].partition("?")[0] if len(parts) > 3 else ""
+    if "." not in path:
+        return False
+    if "%" in path:
+        path = unquote(path)
+    m = _EXTENSION.search(path.lower())
+    return bool(m) and m.group(1) in BLOCKED_EXTENSIONS
+
+
 def blocked_domain(url: str) -> bool:
     """True when the URL's host is on `BLOCKED_DOMAINS` (or below one)."""
     return _matches(_suffixes(host_of(url)), _BLOCKED)
 
 
-def classify(record: dict, opts: HarvestOptions) -> tuple[Submission | None, str | None]:
-    """`(Submission, None)` for a record that passes every filter, else `(None, reason)`."""
-    rid, url, created, score = (record.get(k) for k in ("id", "url", "created_utc", "score"))
+def classify(record, opts: HarvestOptions) -> tuple[Submission | None, str | None]:
+    """`(Submission, None)` for a record that passes every filter, else `(None, reason)`.
+
+    `record` is a `RecordFields` (as the dumps are decoded) or a dict (the live API, JSON-array
+    dumps, Beam elements); both go through the same checks."""
+    r = record if type(record) is RecordFields else RecordFields.of(record)
+    rid, url, created, score = r.id, r.url, r.created_utc, r.score
     if rid is None or url is None or created is None or score is None or rid == "":
         return None, "missing_field"
-    created, score = _as_int(created), _as_int(score)
+    if type(created) is not int:  # int is the common case: no call for it
+        created = _as_int(created)
+    if type(score) is not int:
+        score = _as_int(score)
     if created is None or score is None or not isinstance(url, str):
         return None, "bad_field"
     if created >= opts.cap_utc:
         return None, "after_until"
-    if opts.karma_rule == "max" and score < opts.min_karma:
+    if score < opts.min_karma and opts.karma_rule == "max":
         return None, "low_karma"
-    gone = _deleted_or_removed(record)
+    gone = _deleted_or_removed(r)
     if gone:
         return None, gone
-    if _truthy(record.get("is_self")) or str(record.get("domain") or "").startswith("self."):
+    if _truthy(r.is_self) or str(r.domain or "").startswith("self."):
         return None, "self_post"
-    if not opts.keep_nsfw and _truthy(record.get("over_18")):
+    if not opts.keep_nsfw and _truthy(r.over_18):
         return None, "nsfw"
     if "&" in url:  # Pushshift (and the API without raw_json) HTML-escape &, < and > in URLs
         url = unescape_reddit(url)
@@ -266,11 +332,11 @@ def classify(record: dict, opts: HarvestOptions) -> tuple[Submission | None, str
         return None, "reddit_link"
     if _matches(suffixes, _WIKIPEDIA):
         return None, "wikipedia"
-    if blocked_extension(url):
+    if _blocked_extension_normalised(url):
         return None, "blocked_extension"
     if _matches(suffixes, _BLOCKED):
         return None, "blocked_domain"
-    subreddit = record.get("subreddit")
+    subreddit = r.subreddit
     subreddit = subreddit if isinstance(subreddit, str) else str(subreddit or "")
     domain = host[4:] if host.startswith("www.") else host  # as webtext.urls.domain_of
     return Submission(str(rid), url, domain, subreddit, created, score), None
@@ -289,7 +355,20 @@ def _entry(sub: Submission) -> Entry:
 
 
 def aggregate(url: str, entries: Iterable[Entry]) -> tuple[dict, int]:
-    """One links row from a URL's entries, and how many entries repeated an id already seen."""
+    """One links row from a (normalised) URL's entries, and how many entries repeated an id already seen."""
+    if type(entries) is list and len(entries) == 1:  # most URLs are submitted once
+        rid, created, score, subreddit = entries[0]
+        row = {
+            "url": url,
+            "domain": _domain_of_normalised(url),
+            "subreddits": [subreddit] if subreddit else [],
+            "reddit_ids": [rid],
+            "first_created_utc": created,
+            "score": score,
+            "score_sum": score,
+            "n_submissions": 1,
+        }
+        return row, 0
     by_id: dict[str, list] = {}
     n = 0
     for rid, created, score, subreddit in entries:
@@ -303,7 +382,7 @@ def aggregate(url: str, entries: Iterable[Entry]) -> tuple[dict, int]:
     subs = sorted(by_id.items(), key=lambda kv: (kv[1][0], kv[0]))
     row = {
         "url": url,
-        "domain": domain_of(url),
+        "domain": _domain_of_normalised(url),
         "subreddits": sorted({s for _, (_, _, s) in subs if s}),
         "reddit_ids": [rid for rid, _ in subs],
         "first_created_utc": subs[0][1][0],
