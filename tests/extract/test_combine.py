@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from webtext.extract.combine import combine, split_paragraphs
-from webtext.extract.evaluate import tokenize
+from webtext.extract.combine import combine, is_boilerplate, split_paragraphs
+from webtext.extract.text import tokenize
 
 P1 = "The council voted on Tuesday to close the old bridge for repairs next spring."
 P2 = "Residents said the detour would add twenty minutes to their daily commute."
@@ -20,7 +20,7 @@ def test_agreed_paragraphs_are_kept_and_one_sided_prose_is_added_in_page_order()
     newspaper = "\n".join([P1, P2, P4])  # Newspaper missed P3
     out = combine(dragnet, newspaper)
     assert split_paragraphs(out.text) == [P1, P2, P3, P4]
-    assert (out.agreed, out.dragnet_only, out.rejected) == (3, 1, 2)
+    assert (out.agreed, out.dragnet_only, out.rejected, out.boilerplate) == (3, 1, 1, 1)  # the share line: rule 0
     assert out.source == "combined"
 
 
@@ -42,8 +42,10 @@ def test_newspaper_short_lines_are_kept():
 
 def test_one_extractor_empty_keeps_the_other_whole():
     assert combine([], "\n".join([P1, "Meal 1"])).text == "\n".join([P1, "Meal 1"])
-    out = combine([P1, "Short heading"], "")
-    assert out.text == "\n".join([P1, "Short heading"]) and out.source == "dragnet"
+    # Newspaper empty: Dragnet's article span, from its first prose block to its last; the share
+    # bar above and the comment count below are not article text
+    out = combine(["Facebook Twitter", "Popular now", P1, "Short heading", P2, "Reader poll", "3 Comments"], "")
+    assert split_paragraphs(out.text) == [P1, "Short heading", P2] and out.source == "dragnet"
     assert combine([], "").text == ""
 
 
@@ -79,6 +81,9 @@ def test_never_less_than_both_agree_on_real_pages(dev_pages):
         blocks = dragnet.extract_blocks(html)
         paper = newspaper.extract(html, page.url).text
         out = combine(blocks, paper)
+        # rule 0 drops page furniture even where both agree; everything else they agree on stays
+        blocks = [b for b in blocks if not is_boilerplate(b)]
+        paper = "\n".join(p for p in split_paragraphs(paper) if not is_boilerplate(p))
         missing = _agreement("\n".join(blocks), paper) - Counter(tokenize(out.text))
         assert not missing, (page.id, list(missing)[:5])
         assert set(split_paragraphs(paper)) <= set(split_paragraphs(out.text)), page.id

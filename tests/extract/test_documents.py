@@ -66,7 +66,7 @@ def test_extractor_exception_is_a_reason_not_a_crash(article_html, monkeypatch):
     def boom(html, url=""):
         raise KeyError("simulated bug")
 
-    monkeypatch.setattr(newspaper, "extract", boom)
+    monkeypatch.setattr(newspaper, "extract_tree", boom)
     row, reason = document_from_page(LINK, "https://example.org/a", article_html)
     assert row is None and reason == "extractor_error"
 

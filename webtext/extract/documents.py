@@ -70,6 +70,8 @@ MAX_HTML_BYTES = 8 * 2**20
 MAX_DEPTH = 255
 PAGE_TIMEOUT_S = 30.0
 MAX_REDIRECTS = 10
+MIN_VISIBLE_WORDS = 5  # a cleaned page with fewer words of text cannot hold an article
+TINY_WORDS = 60  # an extraction this short makes the page's declared article worth a look
 REDDIT_FIELDS = ("subreddits", "reddit_ids", "first_created_utc", "score", "score_sum", "n_submissions")
 DOCUMENT_COLUMNS = ("url", "final_url", "domain", "title", "text", "extractor", "text_sha1", "n_chars", "n_words")
 
@@ -78,7 +80,7 @@ DOCUMENT_COLUMNS = ("url", "final_url", "domain", "title", "text", "extractor", 
 class Extraction:
     text: str
     title: str
-    extractor: str  # "combined" | "dragnet" | "newspaper"
+    extractor: str  # "combined" | "dragnet" | "newspaper" | "declared"
 
 
 class ExtractionFailed(Exception):
@@ -116,13 +118,15 @@ def to_text(html: bytes | str, content_type: str | None = None) -> str:
     return decode_html(raw, content_type)[0]
 
 
-def check_tree(text: str) -> None:
-    """Parse once with lxml: unparseable or too deeply nested pages raise ExtractionFailed."""
+def check_tree(text: str):
+    """Parse once with lxml (page.parse_html) and return the tree; unparseable or too deeply
+    nested pages raise ExtractionFailed."""
     import lxml.etree
-    import lxml.html
+
+    from webtext.extract.page import parse_html
 
     try:
-        root = lxml.html.document_fromstring(text)
+        root = parse_html(text)
     except (lxml.etree.ParserError, ValueError) as exc:
         raise ExtractionFailed("unparseable_html", str(exc)[:200]) from None
     depth, stack = 0, [(root, 1)]
@@ -133,6 +137,7 @@ def check_tree(text: str) -> None:
             if depth >= MAX_DEPTH:
                 raise ExtractionFailed("html_too_deep", f"depth >= {MAX_DEPTH}")
         stack.extend((child, d + 1) for child in node)
+    return root
 
 
 class _Timeout(Exception):
@@ -161,26 +166,72 @@ def _time_limit(seconds: float | None):
 # ---- one page -------------------------------------------------------------------------------
 
 
+def _extract_tree(root, url: str):
+    """Both extractors and the rule on a prepared tree: (Combination, NewspaperResult)."""
+    from webtext.extract import combine as combine_mod
+    from webtext.extract import dragnet, newspaper
+    from webtext.extract.page import to_html
+
+    try:
+        blocks = dragnet.extract_blocks(to_html(root))  # serialised before Newspaper annotates the tree
+    except dragnet.blockify_error():
+        blocks = []  # Dragnet found no blocks; Newspaper may still find text
+    paper = newspaper.extract_tree(root, url)
+    return combine_mod.combine(blocks, paper.text), paper
+
+
+def _declared_fallback(text: str, declared, url: str) -> tuple[str, str] | None:
+    """When the visible extraction is empty or tiny: the page's own declaration of its article
+    (JSON-LD articleBody, or the markup in <noscript> / templates), if it says more."""
+    from webtext.extract.page import parse_html, prepare, visible_words
+
+    best: tuple[str, str] | None = None
+    words = len(text.split())
+    for body in declared.article_bodies:
+        if len(body.split()) > max(words, TINY_WORDS // 2):
+            best, words = (body, "declared"), len(body.split())
+    if declared.hidden_markup:
+        try:
+            root = parse_html("<html><body>" + "\n".join(declared.hidden_markup) + "</body></html>")
+        except Exception:
+            return best
+        prepare(root)
+        if visible_words(root) > words:
+            result, _ = _extract_tree(root, url)
+            if len(result.text.split()) > words:
+                best = (result.text, "declared")
+    return best
+
+
 def extract_html(
     html: bytes | str, url: str, *, content_type: str | None = None, timeout: float | None = PAGE_TIMEOUT_S
 ) -> Extraction:
     """Run the guards, Dragnet, Newspaper and the combination rule on one page.
 
+    The page is parsed once (`page.parse_html`); unseen elements are removed from that tree
+    (`page.prepare`); Dragnet reads it serialised, Newspaper reads the tree. A page whose cleaned
+    body has fewer than `MIN_VISIBLE_WORDS` words, and declares no article body, is `no_text`
+    without running the extractors. When the result is under `TINY_WORDS` words, what the page
+    declares as its article (JSON-LD `articleBody`, `<noscript>`/template markup) is used if it
+    says more (`extractor="declared"`).
+
     Raises ExtractionFailed(reason) when the page gives no text (reasons in the module docstring).
     """
-    from webtext.extract import combine as combine_mod
-    from webtext.extract import dragnet, newspaper
+    from webtext.extract.page import prepare, visible_words
 
     text = to_text(html, content_type)
     try:
         with _time_limit(timeout):
-            check_tree(text)
-            try:
-                blocks = dragnet.extract_blocks(text)
-            except dragnet.blockify_error():
-                blocks = []  # Dragnet found no blocks; Newspaper may still find text
-            paper = newspaper.extract(text, url)
-            result = combine_mod.combine(blocks, paper.text)
+            root = check_tree(text)
+            declared = prepare(root)
+            if visible_words(root) < MIN_VISIBLE_WORDS and not declared.article_bodies and not declared.hidden_markup:
+                raise ExtractionFailed("no_text", "no visible text")
+            result, paper = _extract_tree(root, url)
+            out_text, source = result.text, result.source
+            if len(out_text.split()) < TINY_WORDS:
+                better = _declared_fallback(out_text, declared, url)
+                if better:
+                    out_text, source = better
     except _Timeout:
         raise ExtractionFailed("timeout", f"> {timeout} s") from None
     except ExtractionFailed:
@@ -189,9 +240,9 @@ def extract_html(
         raise ExtractionFailed("html_too_deep", "recursion limit") from None
     except Exception as exc:  # one page's extractor bug must not stop the run
         raise ExtractionFailed("extractor_error", f"{type(exc).__name__}: {exc}"[:200]) from None
-    if not result.text.strip():
+    if not out_text.strip():
         raise ExtractionFailed("no_text")
-    return Extraction(result.text, paper.title, result.source)
+    return Extraction(out_text, paper.title, source)
 
 
 def document_from_page(

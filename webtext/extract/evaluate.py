@@ -1,4 +1,6 @@
-"""The extraction score: the article-extraction-benchmark's own metric, and the benchmark's data.
+"""The extraction scores of two benchmarks, each with its own metric, and their data.
+
+**The article benchmark** (`../shared/data/extraction`: gold article bodies):
 
 The definition (scrapinghub/article-extraction-benchmark, `evaluate.py`; ../shared/README.md):
 
@@ -13,40 +15,30 @@ The definition (scrapinghub/article-extraction-benchmark, `evaluate.py`; ../shar
   FP = FN = 0 scores 1 on both;
 * F1 is the harmonic mean of the two *averages* (not the average of per-page F1s).
 
-`score_pages` is what `webtext eval-extract` prints; the tests check it on hand-made cases whose
-answers are worked out by hand.
+**The snippet benchmark** (`../shared/data/extraction-snippets`, trafilatura's evaluation set):
+each page has `with` snippets that must appear in the extracted text and `without` snippets that
+must not. Whitespace runs are squashed to one space in the text and in each snippet; a snippet
+appears when it is a case-sensitive substring. A `with` found is a true positive, missed a false
+negative; a `without` found is a false positive. Precision, recall and F1 are computed over all
+snippets of all pages *pooled* (not averaged per page). An empty extraction misses every `with`.
+
+`score_pages` and `score_snippets` are what `webtext eval-extract` prints; the tests check them on
+hand-made cases whose answers are worked out by hand.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-import re
 import statistics
-from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from webtext.errors import InputError
+from webtext.extract.text import SHINGLE_N, shingles, squash_whitespace, tokenize
 
-SHINGLE_N = 4
-_TOKEN_RE = re.compile(r"\w+", re.UNICODE)
-
-
-def tokenize(text: str | None) -> list[str]:
-    return _TOKEN_RE.findall(text or "")
-
-
-def shingles(text: str | None, n: int = SHINGLE_N) -> Counter:
-    """The multiset of n-token shingles of `text` (a Counter of token tuples)."""
-    tokens = tokenize(text)
-    out: Counter = Counter()
-    for i in range(max(1, len(tokens) - n + 1)):
-        shingle = tuple(tokens[i : i + n])
-        if shingle:
-            out[shingle] += 1
-    return out
+__all__ = ["SHINGLE_N", "shingles", "tokenize", "score_pages", "score_snippets", "load_gold", "load_snippets"]
 
 
 def tp_fp_fn(gold: str | None, predicted: str | None, n: int = SHINGLE_N) -> tuple[float, float, float]:
@@ -114,11 +106,25 @@ class GoldPage:
     text: str
     html_path: Path
 
+    def read_bytes(self) -> bytes:
+        raw = self.html_path.read_bytes()
+        return gzip.decompress(raw) if self.html_path.suffix == ".gz" else raw
+
     def read_html(self) -> str:
         with gzip.open(self.html_path, "rt", encoding="utf-8") if self.html_path.suffix == ".gz" else open(
             self.html_path, encoding="utf-8", errors="replace"
         ) as f:
             return f.read()
+
+
+def _read_json_object(path: Path, what: str, shape: str) -> dict:
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {what}: {exc}", path=str(path)) from None
+    if not isinstance(obj, dict):
+        raise InputError(f"expected a JSON object {shape}", path=str(path))
+    return obj
 
 
 def load_gold(gold_json: str | Path, html_dir: str | Path, ids: Iterable[str] | None = None) -> list[GoldPage]:
@@ -128,12 +134,7 @@ def load_gold(gold_json: str | Path, html_dir: str | Path, ids: Iterable[str] | 
     InputError naming it.
     """
     gold_json, html_dir = Path(gold_json), Path(html_dir)
-    try:
-        gold = json.loads(gold_json.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read gold file: {exc}", path=str(gold_json)) from None
-    if not isinstance(gold, dict):
-        raise InputError("expected a JSON object {id: {articleBody, url}}", path=str(gold_json))
+    gold = _read_json_object(gold_json, "gold file", "{id: {articleBody, url}}")
     wanted = sorted(gold) if ids is None else list(ids)
     pages = []
     for key in wanted:
@@ -175,52 +176,157 @@ def read_ids(path: str | Path) -> list[str]:
     return [line.strip() for line in raw.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
-# ---- the three extractors on gold pages (what `webtext eval-extract` prints) ---------------
+# ---- the snippet benchmark -------------------------------------------------------------------
 
 
-def evaluate_extractors(pages: list[GoldPage]) -> dict:
-    """Score Dragnet alone, Newspaper alone and the combination on `pages`, and time each.
+@dataclass(frozen=True)
+class SnippetScore:
+    precision: float
+    recall: float
+    f1: float
+    pages: int
+    tp: int
+    fp: int
+    fn: int
+    tn: int
 
-    Speed is pages per CPU-second of this process (`time.process_time`), i.e. pages/s per core:
-    Dragnet's and Newspaper's times are their own extraction calls; the combination's is the whole
-    `extract_html` path (guards, both extractors, the rule), which is what the stage pays per page.
-    """
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("precision", "recall", "f1", "pages", "tp", "fp", "fn", "tn")}
+
+
+@dataclass(frozen=True)
+class SnippetPage:
+    id: str
+    url: str
+    with_: tuple[str, ...]
+    without: tuple[str, ...]
+    html_path: Path
+    text: str = field(default="", repr=False)  # no gold body: the snippets are the judgement
+
+    def read_bytes(self) -> bytes:
+        raw = self.html_path.read_bytes()
+        return gzip.decompress(raw) if self.html_path.suffix == ".gz" else raw
+
+    def read_html(self) -> str:
+        """The page decoded as the stage decodes it (the pages' encodings vary)."""
+        from webtext.fetch.charset import decode_html
+
+        return decode_html(self.read_bytes())[0]
+
+
+def snippet_counts(text: str | None, with_: Iterable[str], without: Iterable[str]) -> tuple[int, int, int, int]:
+    """(tp, fp, fn, tn) of one page: `with` snippets found / missed, `without` found / absent."""
+    hay = squash_whitespace(text)
+    tp = fn = fp = tn = 0
+    for snippet in with_:
+        if squash_whitespace(snippet) in hay and hay:
+            tp += 1
+        else:
+            fn += 1
+    for snippet in without:
+        if squash_whitespace(snippet) in hay and hay:
+            fp += 1
+        else:
+            tn += 1
+    return tp, fp, fn, tn
+
+
+def score_snippets(pages: Iterable[SnippetPage], predicted: Mapping[str, str]) -> SnippetScore:
+    """Pooled precision, recall and F1 over every snippet of every page (a missing prediction is "")."""
+    tp = fp = fn = tn = n = 0
+    for page in pages:
+        a, b, c, d = snippet_counts(predicted.get(page.id, ""), page.with_, page.without)
+        tp, fp, fn, tn, n = tp + a, fp + b, fn + c, tn + d, n + 1
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return SnippetScore(precision, recall, f1, n, tp, fp, fn, tn)
+
+
+def load_snippets(eval_json: str | Path, html_dir: str | Path | None = None, ids: Iterable[str] | None = None) -> list[SnippetPage]:
+    """Pages of a snippet file (`{key: {"file", "with", "without", ...}}`), HTML in `html_dir`
+    (default: `html/` beside the file) as `<file>.gz` or `<file>`. The key is the page's id; it is
+    its URL when it looks like one."""
+    eval_json = Path(eval_json)
+    html_dir = Path(html_dir) if html_dir else eval_json.parent / "html"
+    data = _read_json_object(eval_json, "snippet file", "{page: {file, with, without}}")
+    pages = []
+    for key in sorted(data) if ids is None else list(ids):
+        entry = data.get(key)
+        if not isinstance(entry, dict) or "file" not in entry:
+            raise InputError(f"page {key!r} is not in the snippet file (or has no 'file')", path=str(eval_json))
+        for candidate in (html_dir / f"{entry['file']}.gz", html_dir / entry["file"]):
+            if candidate.exists():
+                break
+        else:
+            raise InputError(f"no HTML for page {key!r} ({entry['file']}[.gz])", path=str(html_dir))
+        url = key if "://" in key else ""
+        pages.append(SnippetPage(key, url, tuple(entry.get("with") or ()), tuple(entry.get("without") or ()), candidate))
+    return pages
+
+
+# ---- the extractors on a benchmark (what `webtext eval-extract` prints) ----------------------
+
+EXTRACTORS = ("dragnet", "newspaper", "combined")
+
+
+def run_extractors(pages: list, names: Iterable[str] = EXTRACTORS) -> tuple[dict[str, dict[str, str]], dict[str, float], dict[str, str]]:
+    """Each extractor's text per page id, its CPU seconds, and the combination's drop reasons.
+
+    Speed is CPU time of this process (`time.process_time`): Dragnet's and Newspaper's are their
+    own calls on the decoded page; the combination's is the whole `extract_html` path from the
+    page's bytes (decoding, guards, both extractors, the rule), which is what the stage pays."""
     import time
 
     from webtext.extract import dragnet, newspaper
     from webtext.extract.documents import ExtractionFailed, extract_html
 
     dragnet.load_model()  # not timed: loaded once per process
-    htmls = {p.id: p.read_html() for p in pages}
-    gold = {p.id: p.text for p in pages}
-    preds: dict[str, dict[str, str]] = {"dragnet": {}, "newspaper": {}, "combined": {}}
-    cpu = {name: 0.0 for name in preds}
-    failures: dict[str, str] = {}
-    for p in pages:
-        html = htmls[p.id]
-        t0 = time.process_time()
+    names = list(names)
+    raw = {p.id: (p.read_bytes() if hasattr(p, "read_bytes") else p.read_html().encode("utf-8")) for p in pages}
+    decoded = {p.id: p.read_html() for p in pages}
+
+    def run(name, page):
+        if name == "dragnet":
+            return dragnet.extract_text(decoded[page.id])
+        if name == "newspaper":
+            return newspaper.extract(decoded[page.id], page.url).text
         try:
-            preds["dragnet"][p.id] = dragnet.extract_text(html)
-        except Exception:
-            preds["dragnet"][p.id] = ""
-        t1 = time.process_time()
-        try:
-            preds["newspaper"][p.id] = newspaper.extract(html, p.url).text
-        except Exception:
-            preds["newspaper"][p.id] = ""
-        t2 = time.process_time()
-        try:
-            preds["combined"][p.id] = extract_html(html, p.url, timeout=None).text
+            return extract_html(raw[page.id], page.url, timeout=None).text
         except ExtractionFailed as exc:
-            preds["combined"][p.id] = ""
-            failures[p.id] = exc.reason
-        t3 = time.process_time()
-        cpu["dragnet"] += t1 - t0
-        cpu["newspaper"] += t2 - t1
-        cpu["combined"] += t3 - t2
-    out = {"pages": len(pages), "extractors": {}, "failures": failures}
+            failures[page.id] = exc.reason
+            return ""
+
+    preds: dict[str, dict[str, str]] = {name: {} for name in names}
+    cpu = {name: 0.0 for name in names}
+    failures: dict[str, str] = {}
+    for page in pages:
+        for name in names:
+            t0 = time.process_time()
+            try:
+                preds[name][page.id] = run(name, page)
+            except Exception:
+                preds[name][page.id] = ""
+            cpu[name] += time.process_time() - t0
+    return preds, cpu, failures
+
+
+def score_benchmark(pages: list, preds: Mapping[str, Mapping[str, str]], cpu: Mapping[str, float]) -> dict[str, dict]:
+    """Scores (the benchmark's own metric) and pages per CPU-second of each extractor."""
+    out = {}
     for name, pred in preds.items():
-        score = score_pages(gold, pred).to_dict()
-        score["pages_per_cpu_s"] = len(pages) / cpu[name] if cpu[name] > 0 else None
-        out["extractors"][name] = score
+        if pages and isinstance(pages[0], SnippetPage):
+            score = score_snippets(pages, pred).to_dict()
+        else:
+            score = score_pages({p.id: p.text for p in pages}, pred).to_dict()
+        seconds = cpu.get(name) or 0.0
+        score["pages_per_cpu_s"] = len(pages) / seconds if seconds > 0 else None
+        out[name] = score
     return out
+
+
+def evaluate_extractors(pages: list) -> dict:
+    """Score Dragnet alone, Newspaper alone and the combination on `pages` (GoldPage or SnippetPage,
+    each scored by its benchmark's metric), and time each."""
+    preds, cpu, failures = run_extractors(pages)
+    return {"pages": len(pages), "extractors": score_benchmark(pages, preds, cpu), "failures": failures}

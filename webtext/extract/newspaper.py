@@ -1,23 +1,27 @@
-"""Newspaper (newspaper4k) as one of the two extractors, configured never to touch the network.
+"""Newspaper (newspaper4k) as one of the two extractors: only its body-text parts, on a shared tree.
 
-Newspaper finds the DOM node with the most stopword-dense paragraphs, adds its relevant siblings,
-cleans that subtree and formats it as paragraphs. webtext gives it HTML that is already fetched
-(`download(input_html=...)`, which never requests anything) and turns off everything else that
-could reach out:
+Newspaper finds the DOM node with the most stopword-dense paragraphs (`ArticleBodyExtractor`),
+adds its relevant siblings, cleans that subtree (`DocumentCleaner`) and formats it as paragraphs
+(`OutputFormatter`). `Article.parse` also computes authors, dates, images, videos, keywords and
+metadata, which webtext throws away, and parses the page a second time; so webtext calls only the
+three body parts (and the title extractor), on the tree the stage has already parsed and cleaned
+(`webtext.extract.page`). Nothing here can touch the network: no `Article`, no download, no
+image fetching, no NLP.
 
-* `fetch_images=False`: the top image is chosen from the HTML, never downloaded to measure it;
-* `follow_meta_refresh=False`: a `<meta http-equiv=refresh>` is not followed;
-* no `read_more_link`, no NLP (`nlp()` would need nltk's downloaded data), no memoization.
+**Deterministic.** newspaper4k 0.9.6 collects candidate nodes in Python `set`s (`nodes_to_check`
+for `<div>`s, `compute_gravity_scores` for parents) and then sorts them with a *stable* sort by
+level and score: ties keep the set's order, which follows memory addresses, so the same page gave
+different paragraph sets across calls and processes. `_Body` returns both lists in document order
+instead, so ties are broken by position on the page, the same every time.
 
 `max_text` is raised from newspaper's 100,000 characters to `MAX_TEXT`: WebText keeps long
 articles whole rather than cut in the middle of a sentence.
 
-**Language.** Newspaper reads `<html lang>`/`<meta>` and switches to that language's stopwords;
-a few languages need an optional tokenizer (Japanese: tinysegmenter, Chinese: jieba, Thai:
-pythainlp, Korean and Arabic: nltk), which webtext does not install. When the detected
-language's tokenizer is missing, the page is parsed again with English stopwords
-(`language_fallback=True` in the result) rather than lost. WebText is an English corpus; the
-clean stage decides what to do with other languages.
+**Language.** The stopword language comes from `<html lang>` / `<meta>`; a few languages need an
+optional tokenizer (Japanese: tinysegmenter, Chinese: jieba, Thai: pythainlp, Korean and Arabic:
+nltk), which webtext does not install. When the language's stopwords cannot be loaded, English
+stopwords are used (`language_fallback=True`) rather than lose the page. WebText is an English
+corpus; the clean stage decides what to do with other languages.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import warnings
 from dataclasses import dataclass
 
 MAX_TEXT = 10_000_000
+_TAG_ORDER = {"p": 0, "pre": 1, "td": 2, "article": 3, "div": 4}
 
 
 @dataclass(frozen=True)
@@ -60,27 +65,72 @@ def make_config(language: str | None = None):
     return config
 
 
-def _parse(html: str, url: str, language: str | None):
-    newspaper = _import()
-    article = newspaper.Article(url or "http://localhost/", config=make_config(language))
-    article.download(input_html=html)
-    article.parse()
-    return article
+_BODY_CLASS = None
+
+
+def _body_class():
+    """ArticleBodyExtractor with document-ordered candidate lists (see "Deterministic")."""
+    global _BODY_CLASS
+    if _BODY_CLASS is None:
+        _import()
+        from newspaper.extractors.articlebody_extractor import ArticleBodyExtractor
+
+        class _Body(ArticleBodyExtractor):
+            def nodes_to_check(self, doc):
+                self._position = {el: i for i, el in enumerate(doc.iter())}
+                nodes = super().nodes_to_check(doc)
+                return sorted(nodes, key=lambda n: (_TAG_ORDER.get(n.tag, 5), self._position.get(n, -1)))
+
+            def compute_gravity_scores(self, nodes_with_text):
+                parents = super().compute_gravity_scores(nodes_with_text)
+                return sorted(parents, key=lambda n: self._position.get(n, -1))
+
+        _BODY_CLASS = _Body
+    return _BODY_CLASS
+
+
+def page_language(doc) -> str | None:
+    """The page's declared language (`<html lang>`, `<meta>`), ISO 639-1, as Newspaper reads it."""
+    _import()
+    from newspaper.extractors.metadata_extractor import MetadataExtractor
+
+    try:
+        return MetadataExtractor(make_config())._get_meta_language(doc)
+    except Exception:
+        return None
+
+
+def extract_tree(doc, url: str = "") -> NewspaperResult:
+    """Newspaper's article text and title from an lxml tree (which it annotates: pass a tree that
+    nothing else will read afterwards)."""
+    _import()
+    from newspaper.cleaners import DocumentCleaner
+    from newspaper.extractors.title_extractor import TitleExtractor
+    from newspaper.languages import get_available_languages
+    from newspaper.outputformatters import OutputFormatter
+
+    declared = page_language(doc)
+    language = declared if declared in get_available_languages() else "en"
+    fallback = False
+    config = make_config(language)
+    try:
+        body = _body_class()(config)
+        body.parse(doc)
+    except (ImportError, LookupError, OSError):
+        # the language needs a tokenizer that is not installed, or nltk data: English stopwords
+        config, fallback = make_config("en"), True
+        body = _body_class()(config)
+        body.parse(doc)
+    title = TitleExtractor(config).parse(doc) or ""
+    text = ""
+    if body.top_node is not None:
+        top = DocumentCleaner(config).clean(body.top_node_complemented)
+        text, _ = OutputFormatter(config).get_formatted(top, title)
+    return NewspaperResult((text or "").strip(), title.strip(), config.language or "", fallback)
 
 
 def extract(html: str, url: str = "") -> NewspaperResult:
-    """Newspaper's article text and title for `html` (already fetched from `url`)."""
-    fallback = False
-    try:
-        article = _parse(html, url, None)
-    except (ImportError, LookupError, OSError):
-        # the page's language needs a tokenizer that is not installed (ImportError), or nltk data
-        # that is not downloaded (LookupError / OSError): parse again with English stopwords.
-        article = _parse(html, url, "en")
-        fallback = True
-    return NewspaperResult(
-        text=(article.text or "").strip(),
-        title=(article.title or "").strip(),
-        language=article.config.language or "",
-        language_fallback=fallback,
-    )
+    """Newspaper's article text and title for `html` (already fetched from `url`), on its own tree."""
+    from webtext.extract.page import parse_html
+
+    return extract_tree(parse_html(html), url)

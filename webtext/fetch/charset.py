@@ -10,8 +10,9 @@ tried in this order (the order browsers use, plus a guard against declarations t
 2. `header`: the charset of the Content-Type header, if Python knows the codec and the body
    decodes with it without error.
 3. `meta`: `<meta charset>` / `<meta http-equiv>` in the first bytes, with the same checks.
-4. `detected`: valid UTF-8, else charset-normalizer's best guess (windows-1252 on a tie, the
-   web's legacy default), else cp1252 (which decodes any byte string, so decoding never fails).
+4. `detected`: valid UTF-8, else charset-normalizer's best guess, except that windows-1252 (the
+   web's legacy default) wins over any other Latin code page that reads the bytes with no less
+   mess; else cp1252 (which decodes any byte string, so decoding never fails).
 
 A declared single-byte charset (latin-1, cp1252, ...) decodes anything, so a page declared latin-1
 whose bytes are valid UTF-8 with non-ASCII characters is taken as UTF-8 (`detected`): multi-byte
@@ -29,6 +30,12 @@ from w3lib.encoding import html_body_declared_encoding, http_content_type_encodi
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|meta|title)\b", re.I | re.S)
 _SINGLE_BYTE = frozenset({"cp1252", "latin_1", "iso8859_1", "iso8859_15", "ascii"})
+# Latin-script single-byte code pages (charset-normalizer's names), among which cp1252 wins a tie.
+_LATIN_SINGLE_BYTE = frozenset({
+    "cp1250", "cp1252", "cp1254", "cp1257", "cp1258", "latin_1", "iso8859_2", "iso8859_3", "iso8859_4",
+    "iso8859_9", "iso8859_10", "iso8859_13", "iso8859_14", "iso8859_15", "iso8859_16", "mac_roman",
+    "mac_latin2", "mac_iceland", "cp775", "cp850", "cp852", "hp_roman8",
+})
 
 
 def mime_type(content_type: str | None) -> str:
@@ -41,6 +48,18 @@ def is_html(content_type: str | None, body: bytes = b"") -> bool:
     if mime:
         return mime in HTML_TYPES
     return bool(_HTML_START.match(body[:1024].lstrip(codecs.BOM_UTF8)))
+
+
+# The non-ASCII characters of Western European text in cp1252: accented letters of the languages
+# cp1252 was made for, and the typographic punctuation of the 0x80-0x9F range.
+_WESTERN = frozenset(
+    "àâäáãåæçèéêëìíîïñòóôöõøùúûüýÿœšžßÀÂÄÁÃÅÆÇÈÉÊËÌÍÎÏÑÒÓÔÖÕØÙÚÛÜÝŸŒŠŽ"
+    "‘’‚“”„–—…€•†‡™©®°«»·¿¡§£¢¥ºª\u00a0\ufffd"
+)
+
+
+def _western(text: str) -> bool:
+    return all(ch in _WESTERN for ch in set(text) if ord(ch) > 127)
 
 
 def _codec(name: str | None) -> str | None:
@@ -85,12 +104,16 @@ def detect_charset(body: bytes, content_type: str | None = None) -> tuple[str, s
 
         matches = from_bytes(body[:65536])
         best = matches.best()
-        if best is not None:
-            # On a tie, prefer windows-1252, the web's legacy default (WHATWG): cp1250 and
-            # cp1252 often score the same on Western text, where cp1252 is far more likely.
+        if best is not None and best.encoding in _LATIN_SINGLE_BYTE:
+            # Prefer windows-1252, the web's legacy default (WHATWG), over another Latin code page
+            # that reads the bytes with no less mess: on Western text cp1250/cp1257/iso8859-x score
+            # as well or, on short pages, a little better on "coherence" by chance ("crčme, naļve").
+            # A page in a Latin code page whose letters cp1252 lacks (Polish ł, Lithuanian ė) reads
+            # in cp1252 as characters Western text does not use (³, ¹, ð, þ): it keeps its guess.
             for m in matches:
-                if (m.chaos, m.coherence) == (best.chaos, best.coherence) and "cp1252" in m.could_be_from_charset:
-                    best = m
+                if m.chaos <= best.chaos + 1e-9 and "cp1252" in m.could_be_from_charset:
+                    if _western(body[:65536].decode("cp1252", errors="replace")):
+                        return "cp1252", "detected"
                     break
         codec = _codec(best.encoding) if best else None
         if codec:

@@ -1,0 +1,144 @@
+"""One page, parsed once: the tree both extractors read, cleaned of what a reader never sees.
+
+`parse_html(text)` builds the lxml tree (an `<?xml ... encoding=...?>` declaration is dropped
+first: lxml refuses a decoded string that declares an encoding, although the page is fine).
+`prepare(root)` then, on that one tree:
+
+1. **Harvests what the page declares as its article** before scripts go: the `articleBody` of
+   its JSON-LD objects (`<script type="application/ld+json">`, `@graph`s and lists included), and
+   the markup hidden in `<noscript>` and `<script type="text/template">` (also `text/x-template`,
+   `text/html`). These are used only when the visible extraction is empty or tiny
+   (documents.py): they are what a browser with scripts shows, or what the publisher says the
+   article is.
+2. **Removes what is never read as part of the page**: scripts, styles, templates, `<noscript>`
+   (its content is kept aside, see 1), forms' controls, and elements that are hidden
+   (`hidden`, `aria-hidden="true"`, inline `display:none` / `visibility:hidden`) or that are
+   pop-ups by name (a class or id token such as `tooltip`, `popover`, `hovercard`, `modal`,
+   `popup`). Pop-up cards of linked names are what glued "Ilhan OmarIlhan Omar..." into
+   sentences: their text is inside the link, so a text extractor reads it inline.
+
+Dragnet reads the cleaned tree serialised once (its blockifier parses a string); Newspaper reads
+the tree itself.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_POPUP_TOKEN = re.compile(r"(?:^|[\s_-])(tooltip|popover|popup|pop-up|hovercard|hover-card|modal)(?:$|[\s_-])", re.I)
+POPUP_MAX_WORDS = 60  # a pop-up is a card, not a page: a "modal-wrapper" around the article is not one
+_TEMPLATE_TYPES = {"text/template", "text/x-template", "text/html", "text/x-handlebars-template"}
+_DROP_TAGS = ("script", "style", "template", "noscript", "button", "select", "textarea", "input", "svg", "iframe", "object")
+
+
+@dataclass
+class Declared:
+    """What the page declares as its article, beside its visible markup."""
+
+    article_bodies: list[str] = field(default_factory=list)  # JSON-LD articleBody texts
+    hidden_markup: list[str] = field(default_factory=list)  # <noscript> / template contents
+
+
+def parse_html(text: str):
+    """The page's lxml tree; raises ValueError / lxml.etree.ParserError when there is none."""
+    import lxml.html
+
+    text = _XML_DECL.sub("", text, count=1)
+    return lxml.html.document_fromstring(text)
+
+
+def _json_bodies(obj, out: list[str], depth: int = 0) -> None:
+    if depth > 8:
+        return
+    if isinstance(obj, list):
+        for item in obj:
+            _json_bodies(item, out, depth + 1)
+    elif isinstance(obj, dict):
+        body = obj.get("articleBody")
+        if isinstance(body, str) and body.strip():
+            out.append(body.strip())
+        for key in ("@graph", "mainEntity", "mainEntityOfPage", "hasPart"):
+            if key in obj:
+                _json_bodies(obj[key], out, depth + 1)
+
+
+def _is_hidden(el) -> bool:
+    get = el.get
+    if get("hidden") is not None or (get("aria-hidden") or "").lower() == "true":
+        return True
+    style = get("style")
+    if style and _HIDDEN_STYLE.search(style):
+        return True
+    names = f"{get('class') or ''} {get('id') or ''}"
+    if not names.strip() or not _POPUP_TOKEN.search(names):
+        return False
+    words = 0
+    for t in el.itertext():
+        words += len(t.split())
+        if words > POPUP_MAX_WORDS:
+            return False
+    return True
+
+
+def prepare(root) -> Declared:
+    """Harvest the declared article, then remove unseen elements from `root` (in place)."""
+    declared = Declared()
+    for el in root.iter("script", "noscript", "template"):
+        if el.tag == "script":
+            kind = (el.get("type") or "").strip().lower()
+            if kind == "application/ld+json":
+                try:
+                    _json_bodies(json.loads(el.text or ""), declared.article_bodies)
+                except ValueError:
+                    pass
+            elif kind in _TEMPLATE_TYPES and (el.text or "").strip():
+                declared.hidden_markup.append(el.text)
+        elif el.tag == "noscript":
+            import lxml.html
+
+            inner = (el.text or "") + "".join(lxml.html.tostring(c, encoding="unicode") for c in el)
+            if inner.strip():
+                declared.hidden_markup.append(inner)
+        elif el.tag == "template" and len(el):
+            import lxml.html
+
+            declared.hidden_markup.append("".join(lxml.html.tostring(c, encoding="unicode") for c in el))
+    doomed = [el for el in root.iter(*_DROP_TAGS)]
+    body = root.find("body")
+    if body is not None:
+        doomed.extend(el for el in body.iter() if isinstance(el.tag, str) and el.tag != "body" and _is_hidden(el))
+    for el in doomed:
+        _drop(el)
+    return declared
+
+
+def _drop(el) -> None:
+    """Remove `el` and its subtree, keeping its tail text (which belongs to the parent)."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    if tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(el)
+
+
+def to_html(root) -> str:
+    import lxml.html
+
+    return lxml.html.tostring(root, encoding="unicode")
+
+
+def visible_words(root) -> int:
+    """Words of text in the (cleaned) body: a page with almost none cannot be an article."""
+    body = root.find("body")
+    node = body if body is not None else root
+    return sum(len(t.split()) for t in node.itertext())
