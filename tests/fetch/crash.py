@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import servers as S  # noqa: E402
 from invariants import check_fetch_folder  # noqa: E402
 
-from webtext.fetch import FetchOptions, fetch_urls  # noqa: E402
+from webtext.fetch import FetchOptions, fetch_urls, read_fetch_log  # noqa: E402
 from webtext.fetch.crawl import start_crawl  # noqa: E402
 
 TEXT = "Ordinary article text about the city council and its budget for the coming year. " * 8
@@ -90,27 +90,40 @@ def run(out: Path, n_urls: int, kills: int, seed: int, hosts: int = 4, log=print
     rng = random.Random(seed)
     opts = FetchOptions(**OPTS)
     with ExitStack() as stack:
-        urls = []
+        urls, sites = [], []
         for h in range(hosts):
             routes, paths = routes_for(h, n_urls // hosts, rng)
             site = stack.enter_context(S.Site(f"127.0.0.{60 + h}", routes))
+            sites.append(site)
             urls += [site.url(p) for p in paths]
         rng.shuffle(urls)
         tried = landed = 0
+        logged_after: list[int] = []
         t_start = time.monotonic()
         while tried < kills:
+            hits = sum(len(s.hits) for s in sites)
             proc = start_crawl(urls, out, opts, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-            delay = rng.uniform(0.3, 3.0)  # start-up of the crawl process included: ~1-2 s
+            t0 = time.monotonic()
+            # Every 4th kill point is anywhere from the process start (start-up, recovery, the first
+            # commits); the others come a random time after the crawl's first request (mid-crawl).
+            early = tried % 4 == 3
+            if not early:
+                while sum(len(s.hits) for s in sites) == hits and proc.poll() is None and time.monotonic() - t0 < 30:
+                    time.sleep(0.005)
+            delay = rng.uniform(0.0, 1.5) if early else rng.uniform(0.05, 2.5)
             deadline = time.monotonic() + delay
             while time.monotonic() < deadline and proc.poll() is None:
-                time.sleep(0.01)
+                time.sleep(0.005)
             tried += 1
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGKILL)
                 landed += 1
             proc.wait()
             Path(proc.job_path).unlink(missing_ok=True)
-            log(f"kill point {tried}: {delay:.2f} s into the run, {'killed' if proc.returncode == -9 else 'already done'}")
+            logged_after.append(len(read_fetch_log(out)))
+            log(f"kill point {tried}: {time.monotonic() - t0:.2f} s after start "
+                f"({'from start' if early else f'{delay:.2f} s after the first request'}), "
+                f"{'killed' if proc.returncode == -9 else 'already done'}; {logged_after[-1]} URLs logged")
         reruns = 0
         while True:
             reruns += 1
@@ -119,5 +132,6 @@ def run(out: Path, n_urls: int, kills: int, seed: int, hosts: int = 4, log=print
                 break
         wall = time.monotonic() - t_start
     figures = check_fetch_folder(out, urls)
-    figures.update(kill_points=tried, kills_landed=landed, final_runs=reruns, wall_s=round(wall, 1))
+    figures.update(kill_points=tried, kills_landed=landed, logged_after_each_kill=logged_after, final_runs=reruns,
+                   wall_s=round(wall, 1))
     return figures
