@@ -1,7 +1,14 @@
-# webtext: the whole build (and the Beam workers' custom container on Dataflow).
+# webtext: the whole build, and the Beam workers' custom container on Dataflow.
 #   docker build -t webtext .
 #   docker run --rm -v "$PWD/out:/out" webtext build --until 2017-12 --out /out
-FROM python:3.11-slim
+# Dataflow worker image (target `worker`: the same install plus Beam's worker boot, as Beam's
+# custom-container contract requires; WEBTEXT_EXTRAS adds apache-beam[gcp]):
+#   docker build --target worker --build-arg WEBTEXT_EXTRAS=dev,dataflow \
+#       -t REGION-docker.pkg.dev/PROJECT/webtext/worker:0.1.0 . && docker push ...
+ARG BEAM_VERSION=2.77.0
+FROM apache/beam_python3.11_sdk:${BEAM_VERSION} AS beam_sdk
+
+FROM python:3.11-slim AS webtext
 
 # gcc/g++ build Dragnet's Cython extensions; libxml2/libxslt headers are not needed (lxml ships wheels).
 RUN apt-get update \
@@ -31,3 +38,12 @@ RUN bash scripts/install.sh && rm -rf /root/.cache/pip
 WORKDIR /work
 ENTRYPOINT ["webtext"]
 CMD ["--help"]
+
+# The Dataflow worker: Beam's boot program starts the SDK harness with this image's Python
+# (/opt/venv first on PATH), which has webtext, Dragnet and the retrained model installed.
+FROM webtext AS worker
+COPY --from=beam_sdk /opt/apache/beam /opt/apache/beam
+ENTRYPOINT ["/opt/apache/beam/boot"]
+
+# The default target stays the `webtext` command line.
+FROM webtext

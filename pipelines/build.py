@@ -1,23 +1,25 @@
-"""`webtext build` as Beam pipelines: one pipeline per stage, resumable, counted, then the shards.
+"""`webtext build` as Beam pipelines: one pipeline per stage, resumable, counted from its outputs.
 
-    harvest -> fetch -> extract -> clean -> dedup      (each a Beam pipeline; transforms.py)
-        -> shards                                       (the library's writer, on the driver)
-        -> manifest.json (with the Beam-counted drop reasons) + README.md
+    harvest -> fetch -> extract -> clean -> dedup -> shards     (each a Beam pipeline; transforms.py)
+        -> manifest.json (the stages' reports, the shards' statistics) + README.md   (the launcher)
 
 Why one pipeline per stage rather than one fused graph: each stage's output is materialised under
-`OUT/stages/<stage>/` with a completion marker (store.py), so a killed build restarts at the first
-unfinished stage, and the fetch stage - the one that takes days on real data - resumes inside
-itself (`fetch_urls` skips URLs already logged). The per-stage pipelines are also the units the
-Airflow DAG schedules (`--stop-after`). The cost is one pipeline start per stage (about two seconds
+`OUT/stages/<stage>/` (Parquet, store.py) with a completion marker, so a killed build restarts at
+the first unfinished stage, and the fetch stage - the one that takes days on real data - resumes
+inside itself (`fetch_urls` skips URLs already logged). The per-stage pipelines are also the units
+the Airflow DAG schedules (`--stop-after`). The cost is one pipeline start per stage (a few seconds
 locally; a few minutes of worker start-up on Dataflow, negligible next to the fetch).
 
-Counts: each stage's report (read, kept, every drop reason) is read from Beam metrics after its
-pipeline finishes and checked (`read == kept + sum(dropped)`) before the marker is written; the
-drop rows written next to the data give the examples. The manifest carries these reports.
+Counts: each stage's report (read, kept, every drop reason) is taken from what the stage wrote
+(`store.report_from_outputs`: kept rows, drop rows, dead letters), so it holds on every runner,
+including Dask, which has no metrics; it is then cross-checked with the runner's metrics where
+there are some, and with the previous stage's row count (`read` must equal it). Any difference
+stops the build before the stage is marked finished.
 
-The shards step runs on the driver with `webtext.shards.write_shards` (one sorted writer: the
-shard order is a global sort by URL hash, and a byte-identical rerun needs one writer). At WebText
-scale that is ~40 GB of text through one process, about 10 minutes (docs/pipeline.md).
+The launcher holds no document text: it lists files, reads Parquet footers (row counts, the
+documents' byte totals for the shard count) and the small per-shard statistics. The shards are
+partitioned, sorted and written by the workers (`transforms.Shards`); only the manifest and the
+card are written here.
 """
 
 from __future__ import annotations
@@ -36,10 +38,14 @@ from webtext.report import StageReport
 STAGE_INPUT = {"fetch": "harvest", "extract": "fetch", "clean": "extract", "dedup": "clean", "shards": "dedup"}
 
 
+class BuildInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a build: carries the one line to show (what finished, how to resume)."""
+
+
 def run_build(config: BuildConfig) -> dict:
     """Run (or resume) the build described by `config`; returns the manifest (or, with
     `stop_after` before the shards, a summary of the stages run)."""
-    from pipelines.runner import quiet_beam_logs
+    from pipelines.runner import quiet_beam_logs, runner_session
 
     config.validate()
     if not config.is_remote:
@@ -51,29 +57,45 @@ def run_build(config: BuildConfig) -> dict:
     stale = False  # once one stage reruns, every later stage must rerun too
     manifest = None
     todo = config.stages_to_run()
-    for i, stage in enumerate(todo, 1):
-        fingerprint = config.fingerprint(stage)
-        marker = store.read_marker(config.out, stage)
-        if marker and marker.get("fingerprint") == fingerprint and not stale:
-            reports[stage] = StageReport.from_dict(marker["report"])
-            timings[stage] = {"seconds": marker.get("seconds"), "reused": True}
-            log("build", f"[{i}/{len(todo)}] {stage}: finished earlier, reusing {store.stage_dir(config.out, stage)}")
-            continue
-        stale = True
-        log("build", f"[{i}/{len(todo)}] {stage}: running")
-        t0 = time.monotonic()
-        if stage == "shards":
-            report, extra = _run_shards(config, reports)
-            manifest = extra.pop("manifest")
-        else:
-            report, extra = _run_stage_pipeline(config, stage)
-        seconds = time.monotonic() - t0
-        report.check()
-        store.write_marker(config.out, stage, fingerprint, report, seconds, extra)
-        reports[stage] = report
-        timings[stage] = {"seconds": round(seconds, 3), "reused": False}
-        dropped = ", ".join(f"{k} {v:,}" for k, v in sorted(report.dropped.items())) or "none"
-        log("build", f"[{i}/{len(todo)}] {stage}: read {report.read:,}, kept {report.kept:,}, dropped: {dropped} ({seconds:.1f} s)")
+    finished: list[str] = []
+    current = None
+    try:
+        _remove_beam_temp(config.out)
+        with runner_session(config) as session:
+            for i, stage in enumerate(todo, 1):
+                fingerprint = config.fingerprint(stage)
+                marker = store.read_marker(config.out, stage)
+                if marker and marker.get("fingerprint") == fingerprint and not stale:
+                    reports[stage] = StageReport.from_dict(marker["report"])
+                    timings[stage] = {"seconds": marker.get("seconds"), "reused": True}
+                    finished.append(stage)
+                    log("build", f"[{i}/{len(todo)}] {stage}: finished earlier, reusing {store.stage_dir(config.out, stage)}")
+                    continue
+                stale = True
+                current = stage
+                log("build", f"[{i}/{len(todo)}] {stage}: running")
+                t0 = time.monotonic()
+                if stage == "shards":
+                    report, extra = _run_shards(config, reports, session)
+                    manifest = extra.pop("manifest")
+                else:
+                    report, extra = _run_stage_pipeline(config, stage, session)
+                seconds = time.monotonic() - t0
+                report.check()
+                store.write_marker(config.out, stage, fingerprint, report, seconds, extra)
+                reports[stage] = report
+                timings[stage] = {"seconds": round(seconds, 3), "reused": False}
+                finished.append(stage)
+                current = None
+                dropped = ", ".join(f"{k} {v:,}" for k, v in sorted(report.dropped.items())) or "none"
+                log("build", f"[{i}/{len(todo)}] {stage}: read {report.read:,}, kept {report.kept:,}, dropped: {dropped} ({seconds:.1f} s)")
+    except KeyboardInterrupt:
+        done = ", ".join(finished) if finished else "no stage"
+        where = f" during {current}" if current else ""
+        raise BuildInterrupted(
+            f"interrupted{where}; finished: {done} (kept under {config.out}/stages); "
+            "rerun the same command to resume from the first unfinished stage"
+        ) from None
     total = time.monotonic() - started
     if "shards" in todo:
         if manifest is None:  # the shards stage was reused: its manifest is on disk
@@ -82,6 +104,22 @@ def run_build(config: BuildConfig) -> dict:
         return manifest
     log("build", f"stopped after {todo[-1]} ({total:.1f} s)")
     return {"stages": [reports[s].to_dict() for s in todo], "timings": timings}
+
+
+def _remove_beam_temp(out: str) -> None:
+    """Remove the `beam-temp-*` folders that Beam's file sinks of a killed earlier build left in
+    OUT/dead_letter/ and OUT/stages/<stage>/ (only names those sinks give: `beam-temp-<stage>-*`,
+    `beam-temp-data-*`, `beam-temp-drops-*`); nothing else is touched."""
+    if "://" in out:
+        return
+    import glob as _glob
+
+    patterns = [os.path.join(out, "dead_letter", f"beam-temp-{s}-*") for s in STAGES]
+    patterns += [os.path.join(out, "stages", s, f"beam-temp-{k}-*") for s in STAGES for k in ("data", "drops")]
+    for pattern in patterns:
+        for path in _glob.glob(pattern):
+            if os.path.isdir(path):
+                store.delete_tree(path)
 
 
 # ----------------------------------------------------------------------------------- one stage
@@ -161,47 +199,75 @@ def _live_records(config: BuildConfig):
     return api.iter_live_records(api.connect(), config.subreddits, limit=config.live_limit)
 
 
-def _run_stage_pipeline(config: BuildConfig, stage: str) -> tuple[StageReport, dict]:
+STAGE_KIND = {"harvest": "links", "fetch": "pages", "extract": "documents", "clean": "documents", "dedup": "documents"}
+
+
+def build_stage_pipeline(config: BuildConfig, stage: str, session_args: list[str] | None = None):
+    """The Beam pipeline of one stage (not run): the graph the build runs, and the one the Dataflow
+    graph test constructs. Its last transform is the one terminal PCollection (what was written)."""
     import apache_beam as beam
 
     from pipelines import transforms as t
     from pipelines.runner import make_runner, pipeline_options
 
     out = config.out
-    _clear_stage(out, stage)
     job = f"webtext-{stage}-{re.sub(r'[^a-z0-9]', '', config.until)}-{int(time.time())}"
-    options = pipeline_options(config, job)
+    options = pipeline_options(config, job, session_args or [])
     p = beam.Pipeline(runner=make_runner(config, options), options=options)
+    kind, parts = STAGE_KIND[stage], config.output_parts()
     if stage == "harvest":
-        res = _harvest_input(config, p)
-    else:
-        upstream = STAGE_INPUT[stage]
-        prefix = store.data_prefix(out, upstream)
-        if store.glob(prefix + "-*.jsonl.gz"):
-            rows = t.read_jsonl(p, prefix, "Input")
-        else:  # the previous stage kept nothing
-            rows = p | "NoInput" >> beam.Create([])
-        res = rows | stage.capitalize() >> _stage_transform(config, stage)
-    t.write_jsonl(res[t.KEPT], store.data_prefix(out, stage), "Kept")
-    t.write_jsonl(res[t.DROPPED], store.drops_prefix(out, stage), "Drops")
-    (
-        res[t.DEAD]
-        | "DeadToJson" >> beam.Map(lambda r: __import__("json").dumps(r, ensure_ascii=False, default=str))
-        | "DeadWrite" >> beam.io.WriteToText(store.dead_letter_prefix(out, stage), file_name_suffix=".jsonl", skip_if_empty=True)
-    )
+        _harvest_input(config, p) | "Write" >> t.WriteOutputs(out, stage, kind, parts)
+        return p
+    files = store.data_files(out, STAGE_INPUT[stage])
+    if stage in ("extract", "clean"):  # per unit of work: read, process and write in one worker call
+        step = t.extract_step() if stage == "extract" else t.clean_step(_clean_options(config))
+        t.units(p, files, "Input") | "Process" >> beam.ParDo(t.UnitStage(out, stage, step, kind))
+        return p
+    rows = t.read_rows(p, files, "Input")
+    rows | stage.capitalize() >> _stage_transform(config, stage) | "Write" >> t.WriteOutputs(out, stage, kind, parts)
+    return p
+
+
+def _clean_options(config: BuildConfig):
+    from webtext.filters import CleanOptions
+
+    return CleanOptions(**config.clean_options)
+
+
+def _run_pipeline(p, session) -> object:
     try:
         result = p.run()
         result.wait_until_finish()
-    except WebtextError:
+    except (WebtextError, KeyboardInterrupt):
         raise
     except Exception as exc:  # a worker's exception arrives wrapped; surface the user's error as one line
         raise _user_error(exc) from None
-    drop_rows = store.read_jsonl(store.drops_prefix(out, stage) + "-*.jsonl.gz")
-    report = store.report_from_metrics(stage, result, drop_rows)
-    dead = store.glob(store.dead_letter_prefix(out, stage) + "-*")
+    finally:
+        session.after_run(locals().get("result"))
+    return result
+
+
+def _run_stage_pipeline(config: BuildConfig, stage: str, session) -> tuple[StageReport, dict]:
+    out = config.out
+    _clear_stage(out, stage)
+    upstream = STAGE_INPUT.get(stage)
+    upstream_rows = sum(store.file_meta(f)["rows"] for f in store.data_files(out, upstream)) if upstream else None
+    result = None
+    if upstream_rows != 0:  # the previous stage kept nothing: nothing to run
+        result = _run_pipeline(build_stage_pipeline(config, stage, session.args), session)
+    report = store.report_from_outputs(out, stage)
+    problems = []
+    if upstream_rows is not None and report.read != upstream_rows:
+        problems.append(f"read: outputs account for {report.read:,}, the {upstream} stage kept {upstream_rows:,}")
+    metrics = store.metrics_totals(stage, result) if result is not None else None
+    problems += store.cross_check(report, metrics)
+    if problems:
+        raise WebtextError(f"{stage}: the counts do not add up ({'; '.join(problems)}); its output is left in {store.stage_dir(out, stage)}")
+    dead = store.dead_letter_files(out, stage)
     if dead:
         log(stage, f"{report.dropped.get('dead_letter', 0):,} element(s) failed: see {', '.join(dead)}")
-    return report, {"dead_letter_files": dead}
+    checks = {"counts": "outputs", "metrics": "matched" if metrics is not None else "not available on this runner"}
+    return report, {"dead_letter_files": dead, "checks": checks}
 
 
 _USER_ERROR = re.compile(r"webtext\.errors\.(\w+Error): (.+)")
@@ -218,42 +284,86 @@ def _user_error(exc: Exception) -> Exception:
 # ----------------------------------------------------------------------------------- shards
 
 
-def _run_shards(config: BuildConfig, reports: dict[str, StageReport]) -> tuple[StageReport, dict]:
-    """Shards, manifest and card from the dedup stage's output (the library's writers).
+def build_shards_pipeline(config: BuildConfig, files: list[str], count: int, session_args: list[str] | None = None):
+    """The shards stage's Beam pipeline (not run): `count` shards from the dedup files."""
+    import apache_beam as beam
 
-    The writers work on a local folder: for a `gs://` output they write to a temporary folder whose
-    files are then copied up (shards first, the manifest - which marks a complete build - last)."""
+    from pipelines import transforms as t
+    from pipelines.runner import make_runner, pipeline_options
+
+    options = pipeline_options(config, f"webtext-shards-{int(time.time())}", session_args or [])
+    p = beam.Pipeline(runner=make_runner(config, options), options=options)
+    out = config.out
+    p | "Shards" >> t.Shards(files, count, store.stage_dir(out, "shards"), store.join(out, "shards"))
+    return p
+
+
+def _run_shards(config: BuildConfig, reports: dict[str, StageReport], session) -> tuple[StageReport, dict]:
+    """Shards written by the workers (`transforms.Shards`), then the manifest and the card here.
+
+    The shard count comes from the dedup files' footers (`webtext.row_bytes`); the launcher then
+    reads only the per-shard statistics the workers wrote (`stages/shards/shard-NNNNN.json`)."""
     import tempfile
 
     from webtext.card import write_card
-    from webtext.shards import DEFAULT_TARGET_BYTES, write_manifest, write_shards
+    from webtext.shards import DEFAULT_TARGET_BYTES, SHARD_RE, shard_count, write_manifest
 
-    docs = store.read_jsonl(store.data_prefix(config.out, "dedup") + "-*.jsonl.gz")
+    out = config.out
+    sdir = store.stage_dir(out, "shards")
+    store.delete_tree(sdir)
+    files = store.data_files(out, "dedup")
+    metas = [store.file_meta(f) for f in files]
+    count = shard_count(sum(m["row_bytes"] for m in metas), config.shard_target_bytes or DEFAULT_TARGET_BYTES)
+    shards_dir = store.join(out, "shards")
+    if not config.is_remote:
+        os.makedirs(shards_dir, exist_ok=True)
+    _run_pipeline(build_shards_pipeline(config, files, count, session.args), session)
+    infos = [json.loads(store.read_bytes(f)) for f in store.glob(store.join(sdir, "shard-*.json"))]
+    infos.sort(key=lambda i: i.pop("index"))
+    if len(infos) != count:
+        raise WebtextError(f"shards: {len(infos)} shard statistics for {count} shards in {sdir}")
+    store.delete_tree(store.join(sdir, "spill"))
+    current = {i["file"] for i in infos}
+    stale = [f for f in store.glob(store.join(shards_dir, "webtext-*-of-*.parquet"))
+             if SHARD_RE.match(f.rsplit("/", 1)[-1]) and f.rsplit("/", 1)[-1] not in current]
+    if stale:  # shards of an earlier run with another shard count
+        store.fs().delete(stale)
     report = StageReport("shards")
-    report.keep(len(docs))
-    with tempfile.TemporaryDirectory(prefix="webtext-shards-", ignore_cleanup_errors=True) as staging:
-        local = staging if config.is_remote else config.out
-        infos = write_shards(docs, os.path.join(local, "shards"), target_bytes=config.shard_target_bytes or DEFAULT_TARGET_BYTES)
-        for info in infos:
-            info["file"] = f"shards/{info['file']}"
-        stage_reports = [reports[s] for s in STAGES if s in reports and s != "shards"] + [report]
-        manifest_config = {
-            **config.to_dict(),
-            "pipeline": {
-                "engine": "apache_beam",
-                "runner": config.runner,
-                "workers": config.effective_workers() if config.is_local_runner else None,
-                "counts": "Beam metrics (namespace webtext.<stage>: read, kept, drop.<reason>)",
-            },
-        }
+    report.keep(sum(i["rows"] for i in infos))
+    expected = sum(m["rows"] for m in metas)
+    if report.kept != expected:
+        raise WebtextError(f"shards: {report.kept:,} rows in the shards, the dedup stage kept {expected:,}")
+    for info in infos:
+        info["file"] = f"shards/{info['file']}"
+    stage_reports = [reports[s] for s in STAGES if s in reports and s != "shards"] + [report]
+    manifest_config = {
+        **config.to_dict(),
+        "pipeline": {
+            "engine": "apache_beam",
+            "runner": config.runner,
+            "workers": config.effective_workers() if config.runner_kind in ("local", "dask") else None,
+            "counts": "from each stage's outputs (kept rows, drop rows, dead letters), cross-checked "
+                      "with Beam metrics (namespace webtext.<stage>) where the runner has them",
+        },
+    }
+    with tempfile.TemporaryDirectory(prefix="webtext-manifest-", ignore_cleanup_errors=True) as staging:
+        local = staging if config.is_remote else out
+        if config.is_remote:  # the card reads the shards with DuckDB: bring them next to it
+            os.makedirs(os.path.join(staging, "shards"))
+            for info in infos:
+                with open(os.path.join(staging, info["file"]), "wb") as fh:
+                    fh.write(store.read_bytes(store.join(out, info["file"])))
         manifest = write_manifest(local, config=manifest_config, reports=stage_reports, shards=infos)
         write_card(local, manifest)
         if config.is_remote:
             from pipelines.transforms import _upload_tree
 
+            import shutil
+
             manifest_file = os.path.join(local, "manifest.json")
             manifest_bytes = open(manifest_file, "rb").read()
             os.unlink(manifest_file)
-            _upload_tree(local, config.out)  # shards and card (this removes the staging folder's files)
-            store.write_bytes(store.join(config.out, "manifest.json"), manifest_bytes)
-    return report, {"shards": [i["file"] for i in infos], "manifest": manifest}
+            shutil.rmtree(os.path.join(local, "shards"))
+            _upload_tree(local, out)  # the card (this removes the staging folder's files)
+            store.write_bytes(store.join(out, "manifest.json"), manifest_bytes)
+    return report, {"shards": [i["file"] for i in infos], "shard_count": count, "manifest": manifest}

@@ -6,33 +6,31 @@ Local (the default, `--runner FnApiRunner`): Beam's portable FnApiRunner, named 
 `DirectRunner` tries the Prism runner first, which downloads a Go binary from GitHub; offline that
 fails (slowly) before falling back. `--runner DirectRunner` is still accepted and passes the same
 worker options. `--workers 1` runs everything in this process (`in_memory`), handy under a debugger.
+The FnApiRunner shuffles (GroupByKey) through this process's memory: it is a single-machine runner.
 
-Dataflow (`--runner DataflowRunner`): every other `--beam-option` is passed through untouched, e.g.
+Dask (`--runner DaskRunner`, or Beam's full name `apache_beam.runners.dask.dask_runner.DaskRunner`;
+extra `apache-beam[dask]`): the stages run as task graphs on a `dask.distributed` cluster, either
+the scheduler named by `--dask-address tcp://HOST:8786` or a `LocalCluster` of `--workers`
+single-threaded worker processes started for the build and closed after it (`runner_session`). The
+workers share nothing with the launcher but storage. Beam's Dask runner has no metrics, which is
+why the build counts from its outputs (store.report_from_outputs).
 
-    webtext build --until 2017-12 --dumps gs://my-bucket/pushshift/ --live-fetch \\
-        --out gs://my-bucket/webtext-2017-12 --runner DataflowRunner \\
-        --beam-option=--project=my-project --beam-option=--region=us-central1 \\
-        --beam-option=--temp_location=gs://my-bucket/tmp \\
-        --beam-option=--sdk_container_image=us-docker.pkg.dev/my-project/webtext/webtext:0.1.0 \\
-        --beam-option=--experiments=use_runner_v2 \\
-        --beam-option=--max_num_workers=64 --beam-option=--machine_type=n2-standard-4
-
-Workers need the `webtext` package, Dragnet (which cannot be pip-installed normally, see
-DEVELOPERS.md) and its retrained model: build the repository's Dockerfile and push it as the custom
-SDK container (`--sdk_container_image`; the image is `python:3.11-slim` with the package installed
-by `scripts/install.sh`, so it satisfies Beam's container contract once
-`apache-beam[gcp]` is added: `pip install -e '.[dataflow]'` in the image). Without a custom container,
-`--setup_file=./setup.py` is not enough because Dragnet must be built without build isolation.
-Reading `gs://` inputs and writing `gs://` outputs needs `apache-beam[gcp]` (the `dataflow` extra).
+Dataflow (`--runner DataflowRunner`; extra `apache-beam[gcp]`, checked before anything starts):
+every `--beam-option` is passed through; the workers run the custom container built from the
+repository's Dockerfile (`--sdk_container_image`, target `worker`; docs/pipeline.md has the exact
+commands). Dragnet cannot be pip-installed by a plain resolve (see DEVELOPERS.md), so neither a
+`--setup_file` nor a `--requirements_file` can ship the project: the container is the one way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 
 from webtext.config import BuildConfig
 from webtext.errors import ConfigError
+from webtext.progress import log
 
 
 def quiet_beam_logs() -> None:
@@ -46,26 +44,31 @@ def quiet_beam_logs() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def pipeline_options(config: BuildConfig, job_name: str):
+def pipeline_options(config: BuildConfig, job_name: str, session_args: list[str] | None = None):
     """PipelineOptions for one stage's pipeline: the local worker settings or the pass-through ones."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    args = list(config.beam_args)
-    if config.is_local_runner:
+    args = list(config.beam_args) + list(session_args or [])
+    if config.runner_kind == "local":
         # The worker processes themselves are chosen in make_runner; this sets how many.
         args += [f"--direct_num_workers={config.effective_workers()}"]
+    elif config.runner_kind == "dask":
+        # One Dask partition per element of each Create (the files, the units of work): the units
+        # spread over the workers (Beam's default packs 128 elements into one partition).
+        if not any(a.startswith(("--dask_partition_size", "--dask_npartitions")) for a in args):
+            args += ["--dask_partition_size=1"]
     else:
         args += [f"--job_name={job_name}"]
     return PipelineOptions(args, save_main_session=False, pipeline_type_check=True)
 
 
 def make_runner(config: BuildConfig, options):
-    """The runner object (local) or name (anything else Beam knows, e.g. DataflowRunner).
+    """The runner object (local, Dask) or name (anything else Beam knows, e.g. DataflowRunner).
 
     Locally: FnApiRunner with `--workers` subprocess SDK workers (`python -m pipelines.worker`,
     Beam's worker main with quiet start-up logging), given the pipeline options the way
     DirectRunner gives them, so options reach the workers. One worker runs in this process."""
-    if config.runner in ("FnApiRunner", "DirectRunner"):
+    if config.runner_kind == "local":
         from apache_beam.portability.api import beam_provision_api_pb2
         from apache_beam.runners.portability.fn_api_runner import fn_runner
         from apache_beam.runners.portability.portable_runner import JobServiceHandle
@@ -80,6 +83,69 @@ def make_runner(config: BuildConfig, options):
             return fn_runner.FnApiRunner(provision_info=provision)
         env = environments.SubprocessSDKEnvironment.from_command_string(f"{sys.executable} -m pipelines.worker")
         return fn_runner.FnApiRunner(default_environment=env, provision_info=provision)
+    if config.runner_kind == "dask":
+        from apache_beam.runners.dask.dask_runner import DaskRunner
+
+        return DaskRunner()
     if config.runner in ("PrismRunner",):
-        raise ConfigError("PrismRunner downloads a binary at start; use FnApiRunner (local) or DataflowRunner")
+        raise ConfigError("PrismRunner downloads a binary at start; use FnApiRunner (local), DaskRunner or DataflowRunner")
     return config.runner
+
+
+def check_runner_installed(config: BuildConfig) -> None:
+    """One clear line (ConfigError, exit 2) when the runner's Beam extra is missing, before any work."""
+    import importlib.util
+
+    def missing(*modules: str) -> bool:
+        for m in modules:
+            try:
+                if importlib.util.find_spec(m) is None:
+                    return True
+            except (ImportError, ValueError):
+                return True
+        return False
+
+    if config.runner_kind == "dataflow" and missing("apitools", "google.cloud.storage"):
+        raise ConfigError(
+            "--runner DataflowRunner needs apache-beam[gcp], which is not installed: "
+            "pip install -e '.[dataflow]' (a Docker image: docker build --build-arg WEBTEXT_EXTRAS=dev,dataflow ...)"
+        )
+    if config.runner_kind == "dask" and missing("dask", "distributed"):
+        raise ConfigError("--runner DaskRunner needs apache-beam[dask], which is not installed: pip install 'apache-beam[dask]'")
+
+
+class RunnerSession:
+    """What the stages of one build share on a runner: extra pipeline options and clean-up."""
+
+    def __init__(self, args: list[str] | None = None):
+        self.args = list(args or [])
+
+    def after_run(self, result) -> None:
+        client = getattr(result, "client", None)  # DaskRunnerResult: its own client per pipeline
+        if client is not None:
+            client.close()
+
+
+@contextlib.contextmanager
+def runner_session(config: BuildConfig):
+    """For Dask without `--dask-address`: a LocalCluster of `--workers` processes for this build."""
+    check_runner_installed(config)
+    if config.runner_kind != "dask":
+        yield RunnerSession()
+        return
+    if config.dask_address:
+        yield RunnerSession([f"--dask_client_address={config.dask_address}"])
+        return
+    import dask
+    from distributed import LocalCluster
+
+    dask.config.set({"distributed.worker.daemon": False})  # workers may start processes (the Scrapy crawls)
+    cluster = LocalCluster(
+        n_workers=config.effective_workers(), threads_per_worker=1, processes=True,
+        dashboard_address=None, silence_logs=logging.ERROR,
+    )
+    try:
+        log("build", f"Dask: local cluster of {config.effective_workers()} worker processes at {cluster.scheduler_address}")
+        yield RunnerSession([f"--dask_client_address={cluster.scheduler_address}"])
+    finally:
+        cluster.close()

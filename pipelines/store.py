@@ -2,12 +2,29 @@
 
 Layout of a build's output folder (local or `gs://`):
 
-    OUT/stages/<stage>/data-*.jsonl.gz     the rows the stage kept (JSON lines, gzip)
-    OUT/stages/<stage>/drops-*.jsonl.gz    one line per dropped row: stage, reason, key, detail
+    OUT/stages/<stage>/data-*.parquet      the rows the stage kept (Parquet, zstd; schemas below)
+    OUT/stages/<stage>/drops-*.parquet     one row per drop: stage, reason, key, detail (JSON), n
     OUT/stages/<stage>/_SUCCESS.json       the completion marker: fingerprint + the stage report
     OUT/stages/fetch/part-NNNNN/           the fetch buckets' WARC files and fetch logs
+    OUT/stages/shards/shard-NNNNN.json     one shard's statistics (rows, bytes, sha256, ...)
     OUT/dead_letter/<stage>-*.jsonl        elements whose processing raised, with the traceback
     OUT/shards/, OUT/manifest.json, OUT/README.md
+
+Intermediate data is Parquet (zstd), one schema per kind of row (`schema(kind)`): `links` (the
+harvest's links table, webtext.reddit.links.links_schema), `pages` (two struct columns: `link`, a
+links row, and `fetch`, a fetch-log row, webtext.fetch.log.SCHEMA), `documents`
+(webtext.shards.document_schema; extract, clean and dedup) and `drops`. Columns a row carries
+beyond its schema are kept (types inferred), as in the documents table. Row groups hold at most
+`ROW_GROUP_ROWS` rows: a row group is the unit of work of the next stage (read, processed and
+written by one worker call), so a worker holds one row group, never a file. File names are
+deterministic (derived from the unit of work), so a retried unit overwrites its own output and
+nothing is written twice. Each file's key-value metadata carries `webtext.rows` and, for
+documents, `webtext.row_bytes` (what the shard sizing needs, read from the footer alone).
+
+Counts come from these outputs (`report_from_outputs`): kept = the data files' rows (harvest:
+their `n_submissions`), each drop reason = the sum of `n` over the drop rows, dead letters = the
+lines of the dead-letter files; read = kept + drops. The build cross-checks them with Beam's
+metrics where the runner has them (`metrics_totals`) and with the previous stage's row count.
 
 A stage is reused on a rerun when its marker exists and its fingerprint (`BuildConfig.fingerprint`,
 which covers every earlier stage's settings too) matches; otherwise the stage's folder is cleared
@@ -105,20 +122,166 @@ def delete_tree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def read_jsonl(pattern: str) -> list[dict]:
-    """Every row of the (gzip) JSON-lines files matching `pattern`, in file order (driver side)."""
-    import gzip
-    import io
+def open_read(path: str, mode: str = "rb"):
+    if "://" in path:
+        return fs().open(path, compression_type="uncompressed")
+    return open(path, mode)
 
-    rows = []
-    for path in glob(pattern):
-        data = read_bytes(path)
-        if path.endswith(".gz"):
-            data = gzip.decompress(data) if data else b""
-        for line in io.BytesIO(data):
-            if line.strip():
-                rows.append(json.loads(line))
+
+def open_write(path: str):
+    """A binary file to write `path` through: local, a temporary name that `close_write` renames;
+    gs://, the object itself (it appears when closed)."""
+    if "://" in path:
+        return fs().create(path)
+    import os
+
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    return open(f"{path}.tmp-{os.getpid()}", "wb")
+
+
+def close_write(handle, path: str) -> None:
+    handle.close()
+    if "://" not in path:
+        import os
+
+        os.replace(handle.name, path)
+
+
+# ----------------------------------------------------------------------------------- Parquet
+
+ROW_GROUP_ROWS = 1024  # rows per row group of intermediate files: one unit of work downstream
+KINDS = ("links", "pages", "documents", "drops")
+
+
+def schema(kind: str):
+    import pyarrow as pa
+
+    if kind == "links":
+        from webtext.reddit.links import links_schema
+
+        return links_schema()
+    if kind == "pages":
+        from webtext.fetch.log import SCHEMA as FETCH_SCHEMA
+        from webtext.reddit.links import links_schema
+
+        return pa.schema([("link", pa.struct(list(links_schema()))), ("fetch", pa.struct(list(FETCH_SCHEMA)))])
+    if kind == "documents":
+        from webtext.shards import document_schema
+
+        return document_schema()
+    if kind == "drops":
+        return pa.schema([("stage", pa.string()), ("reason", pa.string()), ("key", pa.string()),
+                          ("detail", pa.string()), ("n", pa.int64())])
+    raise ValueError(f"unknown kind {kind!r}")
+
+
+def _table(rows: list[dict], kind: str):
+    from webtext.shards import to_table
+
+    if kind == "drops":
+        rows = [{**r, "key": None if r.get("key") is None else str(r["key"]),
+                 "detail": json.dumps(r.get("detail") or {}, sort_keys=True, default=str), "n": int(r.get("n", 1))}
+                for r in rows]
+    return to_table(rows, schema(kind))
+
+
+def write_parquet(path: str, rows: list[dict], kind: str) -> dict:
+    """Rows of one kind as one Parquet file at `path` (local: temp name then rename; gs://: the
+    object appears when complete). Returns {"path", "rows", "row_bytes"}."""
+    import io
+    import os
+
+    import pyarrow.parquet as pq
+
+    from webtext.shards import table_row_bytes
+
+    table = _table(rows, kind)
+    meta = {"webtext.kind": kind, "webtext.rows": str(table.num_rows)}
+    row_bytes = table_row_bytes(table) if kind == "documents" else 0
+    if kind == "documents":
+        meta["webtext.row_bytes"] = str(row_bytes)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
+    kwargs = dict(compression="zstd", row_group_size=ROW_GROUP_ROWS)
+    if "://" in path:
+        buf = io.BytesIO()
+        pq.write_table(table, buf, **kwargs)
+        write_bytes(path, buf.getvalue())
+    else:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        tmp = f"{path}.tmp-{os.getpid()}"
+        pq.write_table(table, tmp, **kwargs)
+        os.replace(tmp, path)
+    return {"path": path, "rows": table.num_rows, "row_bytes": row_bytes}
+
+
+def parquet_file(path: str):
+    import pyarrow.parquet as pq
+
+    from webtext.errors import InputError
+
+    try:
+        return pq.ParquetFile(path if "://" not in path else open_read(path))
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise InputError(f"not a readable Parquet file: {exc}", path=path) from None
+
+
+def row_groups(path: str) -> list[tuple[str, int]]:
+    """The units of work of one intermediate file: (path, row group index)."""
+    return [(path, i) for i in range(parquet_file(path).metadata.num_row_groups)]
+
+
+def read_row_group(path: str, index: int, columns=None) -> list[dict]:
+    from webtext.shards import _epoch_seconds
+
+    # times as epoch seconds, as rows carry them in memory (timestamp columns on disk)
+    rows = _epoch_seconds(parquet_file(path).read_row_group(index, columns=columns)).to_pylist()
+    if rows and "detail" in rows[0] and "reason" in rows[0]:  # drops: detail back to a dict
+        for r in rows:
+            r["detail"] = json.loads(r["detail"]) if r.get("detail") else {}
     return rows
+
+
+def read_parquet_rows(pattern: str) -> list[dict]:
+    """Every row of the files matching `pattern` (tests and small tables only: it holds them all)."""
+    rows: list[dict] = []
+    for path in glob(pattern):
+        for _, i in row_groups(path):
+            rows.extend(read_row_group(path, i))
+    return rows
+
+
+def file_meta(path: str) -> dict:
+    meta = parquet_file(path).metadata
+    kv = {k.decode(): v.decode() for k, v in (meta.metadata or {}).items()}
+    return {"rows": meta.num_rows, "row_bytes": int(kv.get("webtext.row_bytes", 0))}
+
+
+def unit_name(path: str, index: int, n_groups: int) -> str:
+    """Output name stem of the unit (path, row group): the input's stem, plus the row group when
+    the input has several. Deterministic, so a retried unit overwrites its own files."""
+    import os
+
+    stem = os.path.basename(path).rsplit(".", 1)[0]
+    stem = stem[len(DATA) + 1:] if stem.startswith(DATA + "-") else stem
+    return stem if n_groups == 1 else f"{stem}-{index:04d}"
+
+
+def data_files(out: str, stage: str) -> list[str]:
+    return glob(data_prefix(out, stage) + "-*.parquet")
+
+
+def drops_files(out: str, stage: str) -> list[str]:
+    return glob(drops_prefix(out, stage) + "-*.parquet")
+
+
+def dead_letter_files(out: str, stage: str) -> list[str]:
+    return glob(dead_letter_prefix(out, stage) + "-*.jsonl")
+
+
+def write_dead_letters(out: str, stage: str, name: str, rows: list[dict]) -> str:
+    path = f"{dead_letter_prefix(out, stage)}-{name}.jsonl"
+    write_bytes(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows).encode())
+    return path
 
 
 # ----------------------------------------------------------------------------------- markers
@@ -154,33 +317,69 @@ def counter_namespace(stage: str) -> str:
     return f"webtext.{stage}"
 
 
-def report_from_metrics(stage: str, result, drop_rows: list[dict]) -> StageReport:
-    """A StageReport from the Beam counters of one stage, with examples from its drop rows.
+def report_from_outputs(out: str, stage: str) -> StageReport:
+    """The stage's report from what it wrote (module docstring), never from the runner's metrics:
+    it holds on every runner, Dask's (no metrics) included. Memory: one drops file's key columns."""
+    import heapq
 
-    Counters (see transforms.Counts): `read`, `kept`, `drop.<reason>` (the dead-letter count is the
-    reason `dead_letter`). The counts come from Beam's metrics, not from the drop rows, so a runner
-    that retried a bundle still reports each element once (committed values)."""
-    from apache_beam.metrics.metric import MetricsFilter
+    import pyarrow.compute as pc
 
     report = StageReport(stage)
-    counters = result.metrics().query(MetricsFilter().with_namespace(counter_namespace(stage)))["counters"]
+    for path in data_files(out, stage):
+        if stage == "harvest":  # the harvest counts submissions, as the library's
+            table = parquet_file(path).read(columns=["n_submissions"])
+            report.kept += int(pc.sum(table.column(0)).as_py() or 0)
+        else:
+            report.kept += file_meta(path)["rows"]
+    smallest: dict[str, list] = {}  # reason -> the first keys in sorted order (reruns agree)
+    for path in drops_files(out, stage):
+        table = parquet_file(path).read(columns=["reason", "key", "detail", "n"])
+        for row in table.group_by("reason").aggregate([("n", "sum")]).to_pylist():
+            report.dropped[row["reason"]] += int(row["n_sum"])
+        for reason in set(table.column("reason").to_pylist()):
+            part = table.filter(pc.and_(pc.equal(table["reason"], reason), pc.is_valid(table["key"])))
+            part = part.sort_by("key").slice(0, SAMPLES_PER_REASON).to_pylist()
+            best = smallest.setdefault(reason, [])
+            best.extend((r["key"], r["detail"]) for r in part)
+            smallest[reason] = heapq.nsmallest(SAMPLES_PER_REASON, best)
+    dead = 0
+    for path in dead_letter_files(out, stage):
+        dead += sum(1 for line in read_bytes(path).splitlines() if line.strip())
+    if dead:
+        report.dropped["dead_letter"] += dead
+    report.read = report.kept + sum(report.dropped.values())
+    for reason, best in sorted(smallest.items()):
+        samples = []
+        for key, detail in best:
+            detail = json.loads(detail) if detail else {}
+            samples.append(key if not detail else {"key": key, **detail})
+        report.samples[reason] = samples
+    return report
+
+
+def metrics_totals(stage: str, result) -> dict[str, int] | None:
+    """The stage's Beam counters (`read`, `kept`, `drop.<reason>`), or None where the runner has
+    no metrics (Dask: "collecting metrics will come later")."""
+    try:
+        from apache_beam.metrics.metric import MetricsFilter
+
+        counters = result.metrics().query(MetricsFilter().with_namespace(counter_namespace(stage)))["counters"]
+    except (NotImplementedError, AttributeError):
+        return None
     totals: dict[str, int] = {}
     for c in counters:
         value = c.committed if c.committed is not None else c.attempted
         totals[c.key.metric.name] = totals.get(c.key.metric.name, 0) + int(value or 0)
-    report.read = totals.pop("read", 0)
-    report.kept = totals.pop("kept", 0)
-    for name, n in sorted(totals.items()):
-        if name.startswith("drop.") and n:
-            report.dropped[name[len("drop."):]] += n
-    # Examples: the first few keys (in sorted order, so reruns agree) of each reason.
-    by_reason: dict[str, list] = {}
-    for row in sorted(drop_rows, key=lambda r: (r["reason"], str(r.get("key")))):
-        bucket = by_reason.setdefault(row["reason"], [])
-        if len(bucket) < SAMPLES_PER_REASON:
-            bucket.append(row["key"] if not row.get("detail") else {"key": row["key"], **row["detail"]})
-    report.samples = by_reason
-    return report
+    return {k: v for k, v in totals.items() if v}
+
+
+def cross_check(report: StageReport, metrics: dict[str, int] | None) -> list[str]:
+    """Where the metrics disagree with the counts taken from the outputs: one line per difference."""
+    if metrics is None:
+        return []
+    ours = {"read": report.read, "kept": report.kept, **{f"drop.{k}": v for k, v in report.dropped.items()}}
+    return [f"{k}: outputs {ours.get(k, 0):,}, metrics {metrics.get(k, 0):,}"
+            for k in sorted(set(ours) | set(metrics)) if ours.get(k, 0) != metrics.get(k, 0)]
 
 
 def dead_letter_row(stage: str, step: str, element, exc: BaseException) -> dict:

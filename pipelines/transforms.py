@@ -2,15 +2,31 @@
 
 Every stage is a `beam.PTransform` whose `expand()` wires a few DoFns around `webtext` functions;
 the decisions (what to keep, why to drop) are all the library's, so the Beam build and the plain
-Python stages cannot disagree. Each transform returns a `StageOutputs`-like dict of PCollections:
+Python stages cannot disagree. Each transform returns a dict of PCollections:
 
     "kept"         the rows that go on to the next stage
     "dropped"      one small row per dropped element: {"stage", "reason", "key", "detail"}
     "dead_letter"  elements whose processing raised, with the error (written to OUT/dead_letter/)
 
 and counts into Beam metrics (namespace `webtext.<stage>`): `read`, `kept` and `drop.<reason>` for
-every reason, the dead letters as `drop.dead_letter`. `read == kept + sum(drops)` holds for every
-stage, as in the library's `StageReport`; the build checks it before marking a stage finished.
+every reason, the dead letters as `drop.dead_letter`. The build's counts come from the written
+outputs (store.report_from_outputs); the metrics, where a runner has them, are a cross-check.
+
+Runner-neutral by construction, so the same graph runs on the local FnApiRunner, on Dataflow and
+on Beam's Dask runner, which translates only Create, ParDo, GroupByKey and Flatten:
+- no multi-output ParDo (`with_outputs`): Dask hands every tagged output to every consumer. A
+  DoFn yields `(tag, value)` pairs and `split()` selects each tag with a FlatMap;
+- no Beam file sources or sinks (`ReadFromText`, `WriteToParquet`): Dask maps `Read` to nothing
+  and drops what `finish_bundle` emits. Files are read by a ParDo per unit of work (a row group)
+  and written inside `process()` under deterministic names (store.py);
+- no side inputs (the Dask runner materialises them with `list(bag)` inside a task);
+- every pipeline ends in ONE terminal PCollection that depends on all branches: the Dask runner
+  computes only the last transform's graph.
+
+Where data crosses a GroupByKey it is shuffled by the runner; on the local FnApiRunner that
+shuffle is held in the launching process's memory. The stages keep document texts out of their
+shuffles where they can: extract and clean are per-unit (no shuffle), the shards stage shuffles
+only file names (`Shards`); the dedup stage's exact/near groupings still carry the documents.
 
 | transform      | library calls                                                                 |
 |----------------|-------------------------------------------------------------------------------|
@@ -39,7 +55,6 @@ import zlib
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
-from apache_beam.pvalue import TaggedOutput
 
 from pipelines import store
 from webtext.errors import ConfigError
@@ -72,8 +87,19 @@ class Counts:
         c.inc(n)
 
 
-def drop_row(stage: str, reason: str, key: str, detail: dict | None = None) -> dict:
-    return {"stage": stage, "reason": reason, "key": key, "detail": detail or {}}
+def drop_row(stage: str, reason: str, key, detail: dict | None = None, n: int = 1) -> dict:
+    """One drop: `n` elements dropped for `reason`; `key` names one of them (None: a count only)."""
+    return {"stage": stage, "reason": reason, "key": key, "detail": detail or {}, "n": n}
+
+
+def _select(item, tag: str):
+    if item[0] == tag:
+        yield item[1]
+
+
+def split(tagged, label: str, tags) -> dict:
+    """A PCollection of `(tag, value)` -> one PCollection per tag (runner-neutral multi-output)."""
+    return {tag: tagged | f"{label}.{tag}" >> beam.FlatMap(_select, tag) for tag in tags}
 
 
 class LibraryStep(beam.DoFn):
@@ -99,19 +125,19 @@ class LibraryStep(beam.DoFn):
             raise
         except Exception as exc:  # noqa: BLE001 - every failure is kept, with its traceback
             self.counts.drop(DEAD)
-            yield TaggedOutput(DEAD, store.dead_letter_row(self.stage, self.step, element, exc))
+            yield DEAD, store.dead_letter_row(self.stage, self.step, element, exc)
             return
         if out is None:
             self.counts.drop(reason)
-            yield TaggedOutput(DROPPED, drop_row(self.stage, reason, self.key_fn(element)))
+            yield DROPPED, drop_row(self.stage, reason, self.key_fn(element))
             return
         if self.counts_kept:
             self.counts.kept()
-        yield out
+        yield KEPT, out
 
 
 def _apply_step(pcoll, label: str, dofn: beam.DoFn):
-    res = pcoll | label >> beam.ParDo(dofn).with_outputs(DROPPED, DEAD, main=KEPT)
+    res = split(pcoll | label >> beam.ParDo(dofn), label, (KEPT, DROPPED, DEAD))
     return res[KEPT], res[DROPPED], res[DEAD]
 
 
@@ -137,12 +163,15 @@ class ReadDumpFile(beam.DoFn):
 
         report = StageReport("harvest")  # collects malformed lines / a damaged tail for this file
         for record in iter_records(path, on_error=self.on_error, report=report):
-            yield record
+            yield KEPT, record
         for reason, n in report.dropped.items():
             self.counts.read(n)
             self.counts.drop(reason, n)
-            for example in report.samples.get(reason, []):
-                yield TaggedOutput(DROPPED, drop_row("harvest", reason, str(example)))
+            examples = report.samples.get(reason, [])[:n]
+            for example in examples:
+                yield DROPPED, drop_row("harvest", reason, str(example))
+            if n > len(examples):  # the rest of this reason's count, without an example each
+                yield DROPPED, drop_row("harvest", reason, None, {"file": path}, n - len(examples))
 
 
 def _classify(opts, record: dict):
@@ -177,13 +206,13 @@ class AggregateLinks(beam.DoFn):
         repeats = len(subs) - row["n_submissions"]  # the same submission id read twice
         if repeats:
             self.counts.drop("duplicate_submission", repeats)
-            yield TaggedOutput(DROPPED, drop_row("harvest", "duplicate_submission", url, {"n": repeats}))
+            yield DROPPED, drop_row("harvest", "duplicate_submission", url, {"n": repeats}, repeats)
         if qualifies(row, self.opts):
             self.counts.kept(row["n_submissions"])
-            yield row
+            yield KEPT, row
         else:
             self.counts.drop("low_karma", row["n_submissions"])
-            yield TaggedOutput(DROPPED, drop_row("harvest", "low_karma", url, {"ids": row["reddit_ids"]}))
+            yield DROPPED, drop_row("harvest", "low_karma", url, {"ids": row["reddit_ids"]}, row["n_submissions"])
 
 
 class Harvest(beam.PTransform):
@@ -198,11 +227,12 @@ class Harvest(beam.PTransform):
 
     def expand(self, pbegin_or_records):
         if self.files is not None:
-            read = (
+            read = split(
                 pbegin_or_records
                 | "DumpFiles" >> beam.Create(sorted(self.files))
                 | "SpreadFiles" >> beam.Reshuffle()
-                | "ReadDumps" >> beam.ParDo(ReadDumpFile(self.on_error)).with_outputs(DROPPED, main=KEPT)
+                | "ReadDumps" >> beam.ParDo(ReadDumpFile(self.on_error)),
+                "ReadDumps", (KEPT, DROPPED),
             )
             records, read_drops = read[KEPT], read[DROPPED]
         else:
@@ -211,10 +241,9 @@ class Harvest(beam.PTransform):
             records, "Classify",
             LibraryStep("harvest", "classify", functools.partial(_classify, self.opts), _submission_key, counts_kept=False),
         )
-        agg = (
-            subs
-            | "ByUrl" >> beam.GroupByKey()
-            | "LinkRows" >> beam.ParDo(AggregateLinks(self.opts)).with_outputs(DROPPED, main=KEPT)
+        agg = split(
+            subs | "ByUrl" >> beam.GroupByKey() | "LinkRows" >> beam.ParDo(AggregateLinks(self.opts)),
+            "LinkRows", (KEPT, DROPPED),
         )
         drops = [class_drops, agg[DROPPED]] + ([read_drops] if read_drops is not None else [])
         return {KEPT: agg[KEPT], DROPPED: _flatten("HarvestDrops", drops), DEAD: class_dead}
@@ -226,15 +255,6 @@ class Harvest(beam.PTransform):
 def fetch_bucket(domain: str, buckets: int) -> int:
     """A stable bucket per domain (CRC-32, not Python's salted hash): one domain, one crawler."""
     return zlib.crc32(domain.encode("utf-8")) % buckets
-
-
-def _json_safe(row: dict) -> dict:
-    out = {}
-    for k, v in row.items():
-        if hasattr(v, "isoformat"):
-            v = v.isoformat()
-        out[k] = v
-    return out
 
 
 class FetchBuckets(beam.DoFn):
@@ -275,28 +295,27 @@ class FetchBuckets(beam.DoFn):
             except Exception as exc:  # noqa: BLE001 - the crawl process failed: the batch is a dead letter
                 self.counts.drop(DEAD, len(batch))
                 for link in batch:
-                    yield TaggedOutput(DEAD, store.dead_letter_row("fetch", "fetch_urls", link, exc))
+                    yield DEAD, store.dead_letter_row("fetch", "fetch_urls", link, exc)
                 continue
             by_url = {r["url"]: r for r in rows}
             for link in batch:
                 row = by_url.get(link["url"])
                 if row is None:
                     self.counts.drop(DEAD)
-                    yield TaggedOutput(DEAD, store.dead_letter_row(
-                        "fetch", "fetch_urls", link, RuntimeError("fetch_urls returned no log row for this URL")))
+                    yield DEAD, store.dead_letter_row(
+                        "fetch", "fetch_urls", link, RuntimeError("fetch_urls returned no log row for this URL"))
                     continue
-                row = _json_safe(row)
                 if row.get("error"):
                     self.counts.drop(row["error"])
-                    yield TaggedOutput(DROPPED, drop_row("fetch", row["error"], link["url"], {
+                    yield DROPPED, drop_row("fetch", row["error"], link["url"], {
                         "status": row.get("status"), "final_url": row.get("final_url"),
                         "error_detail": (row.get("error_detail") or "")[:200],
-                    }))
+                    })
                     continue
                 if remote and row.get("warc_path", "").startswith(local):
                     row["warc_path"] = part + row["warc_path"][len(local):]
                 self.counts.kept()
-                yield {"link": link, "fetch": row}
+                yield KEPT, {"link": link, "fetch": row}
         if remote:
             _upload_tree(local, part)
 
@@ -328,14 +347,13 @@ class Fetch(beam.PTransform):
 
     def expand(self, links):
         buckets = self.buckets
-        res = (
+        fetched = (
             links
             | "ByDomainBucket" >> beam.Map(lambda r: (fetch_bucket(r["domain"] or r["url"], buckets), r))
             | "Buckets" >> beam.GroupByKey()
-            | "FetchUrls" >> beam.ParDo(FetchBuckets(self.stage_dir, self.options, self.batch_size)).with_outputs(
-                DROPPED, DEAD, main=KEPT)
+            | "FetchUrls" >> beam.ParDo(FetchBuckets(self.stage_dir, self.options, self.batch_size))
         )
-        return {KEPT: res[KEPT], DROPPED: res[DROPPED], DEAD: res[DEAD]}
+        return split(fetched, "FetchUrls", (KEPT, DROPPED, DEAD))
 
 
 # ----------------------------------------------------------------------------------- extract
@@ -360,11 +378,16 @@ def _extract(page: dict):
     return document_from_page(link, final_url, response.text())
 
 
+def extract_step() -> LibraryStep:
+    return LibraryStep("extract", "document_from_page", _extract)
+
+
 class Extract(beam.PTransform):
-    """Pages -> documents (`extract.document_from_page`: Dragnet + Newspaper, combined)."""
+    """Pages -> documents (`extract.document_from_page`: Dragnet + Newspaper, combined).
+    The build runs the same step per unit of work (`UnitStage`), without a shuffle."""
 
     def expand(self, pages):
-        docs, drops, dead = _apply_step(pages, "ExtractDocuments", LibraryStep("extract", "document_from_page", _extract))
+        docs, drops, dead = _apply_step(pages, "ExtractDocuments", extract_step())
         return {KEPT: docs, DROPPED: drops, DEAD: dead}
 
 
@@ -377,15 +400,20 @@ def _clean(opts, doc: dict):
     return clean_document(doc, opts)
 
 
+def clean_step(opts) -> LibraryStep:
+    return LibraryStep("clean", "clean_document", functools.partial(_clean, opts))
+
+
 class Clean(beam.PTransform):
-    """Documents -> cleaned documents (`filters.clean_document`: Wikipedia, length, encoding, ...)."""
+    """Documents -> cleaned documents (`filters.clean_document`: Wikipedia, length, encoding, ...).
+    The build runs the same step per unit of work (`UnitStage`), without a shuffle."""
 
     def __init__(self, opts):
         super().__init__()
         self.opts = opts
 
     def expand(self, docs):
-        kept, drops, dead = _apply_step(docs, "CleanDocuments", LibraryStep("clean", "clean_document", functools.partial(_clean, self.opts)))
+        kept, drops, dead = _apply_step(docs, "CleanDocuments", clean_step(self.opts))
         return {KEPT: kept, DROPPED: drops, DEAD: dead}
 
 
@@ -411,10 +439,10 @@ class KeepFirstPerKey(beam.DoFn):
     def process(self, item):
         _, docs = item
         docs = sorted(docs, key=_order_key)
-        yield docs[0]
+        yield KEPT, docs[0]
         for doc in docs[1:]:
             self.counts.drop(self.reason)
-            yield TaggedOutput(DROPPED, drop_row("dedup", self.reason, doc.get("url"), {"duplicate_of": docs[0].get("url")}))
+            yield DROPPED, drop_row("dedup", self.reason, doc.get("url"), {"duplicate_of": docs[0].get("url")})
 
 
 class ExactDedup(beam.PTransform):
@@ -426,11 +454,12 @@ class ExactDedup(beam.PTransform):
 
     def expand(self, docs):
         key_fn = self.key_fn
-        res = (
+        res = split(
             docs
             | "Key" >> beam.Map(lambda d: (key_fn(d), d))
             | "Group" >> beam.GroupByKey()
-            | "Survivor" >> beam.ParDo(KeepFirstPerKey(self.reason)).with_outputs(DROPPED, main=KEPT)
+            | "Survivor" >> beam.ParDo(KeepFirstPerKey(self.reason)),
+            "Survivor", (KEPT, DROPPED),
         )
         return res[KEPT], res[DROPPED]
 
@@ -478,10 +507,10 @@ class _JoinRoot(beam.DoFn):
         docs, roots = list(grouped["doc"]), list(grouped["root"])
         for doc in docs:
             if roots:
-                yield TaggedOutput("clustered", (roots[0], doc))
+                yield "clustered", (roots[0], doc)
             else:
                 self.counts.kept()
-                yield doc
+                yield KEPT, doc
 
 
 class _ClusterSurvivor(beam.DoFn):
@@ -495,11 +524,11 @@ class _ClusterSurvivor(beam.DoFn):
         docs = sorted(docs, key=_order_key)
         survivor = clusters.choose_survivor(docs)
         self.counts.kept()
-        yield survivor
+        yield KEPT, survivor
         for doc in docs:
             if doc is not survivor:
                 self.counts.drop("near_duplicate")
-                yield TaggedOutput(DROPPED, drop_row("dedup", "near_duplicate", doc.get("url"), {"duplicate_of": survivor.get("url")}))
+                yield DROPPED, drop_row("dedup", "near_duplicate", doc.get("url"), {"duplicate_of": survivor.get("url")})
 
 
 class NearDedup(beam.PTransform):
@@ -527,15 +556,13 @@ class NearDedup(beam.PTransform):
             | "AllEdges" >> beam.GroupByKey()
             | "UnionFind" >> beam.FlatMap(_components)
         )
-        joined = (
-            {"doc": keyed, "root": roots}
-            | "JoinRoots" >> beam.CoGroupByKey()
-            | "SplitClustered" >> beam.ParDo(_JoinRoot()).with_outputs("clustered", main=KEPT)
+        joined = split(
+            {"doc": keyed, "root": roots} | "JoinRoots" >> beam.CoGroupByKey() | "SplitClustered" >> beam.ParDo(_JoinRoot()),
+            "SplitClustered", ("clustered", KEPT),
         )
-        clustered = (
-            joined["clustered"]
-            | "ByComponent" >> beam.GroupByKey()
-            | "ClusterSurvivor" >> beam.ParDo(_ClusterSurvivor()).with_outputs(DROPPED, main=KEPT)
+        clustered = split(
+            joined["clustered"] | "ByComponent" >> beam.GroupByKey() | "ClusterSurvivor" >> beam.ParDo(_ClusterSurvivor()),
+            "ClusterSurvivor", (KEPT, DROPPED),
         )
         kept = (joined[KEPT], clustered[KEPT]) | "Survivors" >> beam.Flatten()
         return kept, clustered[DROPPED]
@@ -583,25 +610,208 @@ class Dedup(beam.PTransform):
             drops.append(d)
         else:
             docs = docs | "CountKept" >> beam.ParDo(_CountKept("dedup"))
-        empty = docs.pipeline | "NoDeadLetters" >> beam.Create([])
-        return {KEPT: docs, DROPPED: _flatten("DedupDrops", drops) if drops else empty, DEAD: empty}
+        out = {KEPT: docs}  # dedup has no per-element failure path: no dead letters
+        if drops:
+            out[DROPPED] = _flatten("DedupDrops", drops)
+        return out
 
 
 # ----------------------------------------------------------------------------------- I/O
 
 
-def write_jsonl(pcoll, prefix: str, label: str):
-    """Rows as gzip JSON lines under `prefix-SSSSS-of-NNNNN.jsonl.gz` (Beam's sink: temp files, then rename)."""
-    return (
-        pcoll
-        | f"{label}ToJson" >> beam.Map(lambda r: json.dumps(r, ensure_ascii=False, sort_keys=True, default=str))
-        | f"{label}Write" >> beam.io.WriteToText(prefix, file_name_suffix=".jsonl.gz")
-    )
+def _units_of(path: str):
+    groups = store.row_groups(path)
+    for _, index in groups:
+        yield path, index, len(groups)
 
 
-def read_jsonl(pipeline, prefix: str, label: str):
+def units(pipeline, files: list[str], label: str):
+    """The units of work of a stage's input files: one `(path, row group, row groups in file)` each."""
     return (
         pipeline
-        | f"{label}Read" >> beam.io.ReadFromText(prefix + "-*.jsonl.gz")
-        | f"{label}Parse" >> beam.Map(json.loads)
+        | f"{label}Files" >> beam.Create(sorted(files))
+        | f"{label}SpreadFiles" >> beam.Reshuffle()
+        | f"{label}Units" >> beam.FlatMap(_units_of)
+        | f"{label}SpreadUnits" >> beam.Reshuffle()
     )
+
+
+def read_rows(pipeline, files: list[str], label: str):
+    """The rows of a stage's Parquet output, read by the workers one row group at a time."""
+    return units(pipeline, files, label) | f"{label}Rows" >> beam.FlatMap(lambda u: store.read_row_group(u[0], u[1]))
+
+
+def _row_key(row) -> str:
+    if isinstance(row, dict):
+        for k in ("url", "key"):
+            if row.get(k) is not None:
+                return str(row[k])
+        if isinstance(row.get("link"), dict):
+            return str(row["link"].get("url"))
+    return store.element_key(row)
+
+
+def _part_key(row, tag: str, parts: int):
+    return (tag, zlib.crc32(_row_key(row).encode("utf-8")) % parts), row
+
+
+def write_unit(out: str, stage: str, name: str, outputs: dict, kind: str):
+    """One unit's kept rows, drop rows and dead letters as files named after the unit; yields what
+    was written ({"path", "rows", ...}). Deterministic names: a retried unit overwrites its own."""
+    for tag, rows in sorted(outputs.items()):
+        if not rows:
+            continue
+        rows = sorted(rows, key=_row_key)
+        if tag == DEAD:
+            yield {"path": store.write_dead_letters(out, stage, name, rows), "rows": len(rows)}
+        else:
+            prefix = store.data_prefix(out, stage) if tag == KEPT else store.drops_prefix(out, stage)
+            yield store.write_parquet(f"{prefix}-{name}.parquet", rows, kind if tag == KEPT else "drops")
+
+
+class _WritePart(beam.DoFn):
+    def __init__(self, out: str, stage: str, kind: str, parts: int):
+        self.out, self.stage, self.kind, self.parts = out, stage, kind, parts
+
+    def process(self, item):
+        (tag, part), rows = item
+        yield from write_unit(self.out, self.stage, f"{part:05d}-of-{self.parts:05d}", {tag: list(rows)}, self.kind)
+
+
+class WriteOutputs(beam.PTransform):
+    """A stage's {kept, dropped, dead_letter} PCollections -> its files, `parts` of each, written
+    by the workers (a GroupByKey on (tag, crc32(key) % parts)). One terminal PCollection: the
+    files written."""
+
+    def __init__(self, out: str, stage: str, kind: str, parts: int):
+        super().__init__()
+        self.out, self.stage, self.kind, self.parts = out, stage, kind, max(1, parts)
+
+    def expand(self, outputs: dict):
+        keyed = tuple(pc | f"PartKey.{tag}" >> beam.Map(_part_key, tag, self.parts) for tag, pc in sorted(outputs.items()))
+        return (
+            keyed
+            | "AllOutputs" >> beam.Flatten()
+            | "ByPart" >> beam.GroupByKey()
+            | "WriteParts" >> beam.ParDo(_WritePart(self.out, self.stage, self.kind, self.parts))
+        )
+
+
+class UnitStage(beam.DoFn):
+    """A per-row stage (extract, clean) over one unit of work: read one row group of the previous
+    stage's output, apply the stage's LibraryStep to each row, write the unit's own output files.
+    No shuffle: the documents never leave the worker that reads them."""
+
+    def __init__(self, out: str, stage: str, step: LibraryStep, kind: str = "documents"):
+        self.out, self.stage, self.step, self.kind = out, stage, step, kind
+
+    def setup(self):
+        self.step.setup()
+
+    def process(self, unit):
+        path, index, n_groups = unit
+        outputs: dict[str, list] = {KEPT: [], DROPPED: [], DEAD: []}
+        for row in store.read_row_group(path, index):
+            for tag, value in self.step.process(row):
+                outputs[tag].append(value)
+        yield from write_unit(self.out, self.stage, store.unit_name(path, index, n_groups), outputs, self.kind)
+
+
+# ----------------------------------------------------------------------------------- shards
+
+
+class PartitionFile(beam.DoFn):
+    """One documents file -> a spill file per shard it has rows for (Arrow IPC,
+    `SPILL/NNNNN/<file>.arrow`), by `webtext.shards.shard_index`; yields (shard, spill path).
+    Memory: one batch. A retried file rewrites the same spill names."""
+
+    def __init__(self, spill_dir: str, count: int):
+        self.spill_dir, self.count = spill_dir, count
+
+    def process(self, path: str):
+        import os
+
+        import pyarrow as pa
+
+        from webtext import shards
+
+        stem = os.path.basename(path).rsplit(".", 1)[0]
+        schema = store.parquet_file(path).schema_arrow
+        writers, handles, finals = {}, {}, {}
+
+        def open_spill(i):
+            if i not in writers:
+                finals[i] = store.join(self.spill_dir, f"{i:05d}", f"{stem}.arrow")
+                handles[i] = store.open_write(finals[i])
+                writers[i] = pa.ipc.new_stream(handles[i], schema)
+            return writers[i]
+
+        try:
+            used = shards.partition_batches(shards.iter_batches(store.open_read(path), name=path), self.count, open_spill)
+        finally:
+            for i, w in writers.items():
+                w.close()
+                store.close_write(handles[i], finals[i])
+        for i in sorted(used):
+            yield i, finals[i]
+
+
+class WriteShard(beam.DoFn):
+    """(shard index, its spill files) -> the shard, sorted and written (`webtext.shards.write_shard`),
+    and its statistics as `STAGE_DIR/shard-NNNNN.json`. Memory: one shard."""
+
+    def __init__(self, stage_dir: str, shards_dir: str, count: int):
+        self.stage_dir, self.shards_dir, self.count = stage_dir, shards_dir, count
+
+    def process(self, item):
+        import os
+        import shutil
+        import tempfile
+
+        from webtext import shards
+
+        index, paths = item
+        rows = shards.read_spills(sorted({p for p in paths if p}), opener=store.open_read)
+        name = shards.shard_name(index, self.count)
+        if "://" in self.shards_dir:
+            tmp = tempfile.mkdtemp(prefix="webtext-shard-")
+            try:
+                info = shards.write_shard(rows, os.path.join(tmp, name))
+                with open(os.path.join(tmp, name), "rb") as fh:
+                    store.write_bytes(store.join(self.shards_dir, name), fh.read())
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            info = shards.write_shard(rows, os.path.join(self.shards_dir, name))
+        del rows
+        info = {"index": index, **info}
+        store.write_bytes(store.join(self.stage_dir, f"shard-{index:05d}.json"), (json.dumps(info) + "\n").encode())
+        yield info
+
+
+class Shards(beam.PTransform):
+    """Documents files -> `count` shards, written by the workers; only file names are shuffled.
+
+    Each input file is partitioned by shard (`PartitionFile`), the spill paths are grouped by shard
+    index (together with one empty entry per index, so every shard exists even if empty), and each
+    shard is sorted and written by one worker (`WriteShard`). The output is the shards' statistics."""
+
+    def __init__(self, files: list[str], count: int, stage_dir: str, shards_dir: str):
+        super().__init__()
+        self.files, self.count, self.stage_dir, self.shards_dir = sorted(files), count, stage_dir, shards_dir
+
+    def expand(self, pipeline):
+        branches = [pipeline | "EveryShard" >> beam.Create([(i, "") for i in range(self.count)])]
+        if self.files:
+            branches.append(
+                pipeline
+                | "DocumentFiles" >> beam.Create(self.files)
+                | "SpreadFiles" >> beam.Reshuffle()
+                | "Partition" >> beam.ParDo(PartitionFile(store.join(self.stage_dir, "spill"), self.count))
+            )
+        return (
+            tuple(branches)
+            | "AllSpills" >> beam.Flatten()
+            | "ByShard" >> beam.GroupByKey()
+            | "WriteShards" >> beam.ParDo(WriteShard(self.stage_dir, self.shards_dir, self.count))
+        )

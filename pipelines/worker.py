@@ -8,7 +8,13 @@ traceback travels back to the runner, and the runner raises it in the driver.
 """
 
 import logging
+import signal
 import sys
+
+# Ctrl-C in the terminal reaches every process of the group: the launcher stops the build and
+# prints one line; a worker must not add its own KeyboardInterrupt traceback. The launcher ends
+# the workers when it exits (their control channel closes).
+signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 logging.basicConfig(format="%(levelname)s:%(name)s:%(message)s")
 for _handler in logging.getLogger().handlers:

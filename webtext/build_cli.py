@@ -4,6 +4,8 @@
     webtext build --until 2017-12 --dumps RS_2017-*.zst --live-fetch --out /data/webtext
     webtext build --until 2017-12 --dumps dumps/ --replay crawl/*.warc.gz --workers 8
     webtext build --live --subreddit science --subreddit space --live-fetch
+    webtext build --until 2017-12 --runner DaskRunner --workers 4    # a local Dask cluster for the run
+    webtext build ... --runner DaskRunner --dask-address tcp://scheduler:8786
     webtext build ... --runner DataflowRunner --out gs://bucket/webtext --beam-option=--project=p ...
     webtext build --config build.toml --workers 8      # settings from a file; flags override it
 
@@ -50,8 +52,13 @@ def add_commands(sub) -> None:
     fetch.add_argument("--replay", nargs="+", metavar="WARC", help="replay these WARC files/folders as the fetch source")
     p.add_argument("--out", help="output folder, local or gs://bucket/path (default: ./webtext-out)")
     beam = p.add_argument_group("Beam")
-    beam.add_argument("--runner", help="FnApiRunner (local, default), DirectRunner (same, local) or DataflowRunner, ...")
-    beam.add_argument("--workers", type=int, help="local worker processes (default: one per CPU; 1 = in-process)")
+    beam.add_argument("--runner",
+                      help="FnApiRunner (local, default), DirectRunner (same, local), DaskRunner (apache-beam[dask]) "
+                           "or DataflowRunner (apache-beam[gcp]); docs/pipeline.md")
+    beam.add_argument("--workers", type=int,
+                      help="local worker processes, or the local Dask cluster's (default: one per CPU; 1 = in-process)")
+    beam.add_argument("--dask-address", metavar="tcp://HOST:PORT",
+                      help="with --runner DaskRunner: a running Dask scheduler (default: a local cluster for the run)")
     beam.add_argument("--beam-option", action="append", metavar="--OPT=VALUE",
                       help="a Beam pipeline option passed through, e.g. --beam-option=--project=my-project (repeatable)")
     knobs = p.add_argument_group("stages")
@@ -89,6 +96,7 @@ def _options(values: list[str], flag: str) -> dict:
 _FLAGS = {
     "until": "until", "dumps": "dumps", "live": "live", "subreddit": "subreddits", "live_limit": "live_limit",
     "live_fetch": "live_fetch", "replay": "replay", "out": "out", "runner": "runner", "workers": "workers",
+    "dask_address": "dask_address",
     "beam_option": "beam_args", "min_karma": "min_karma", "keep_nsfw": "keep_nsfw", "karma_rule": "karma_rule",
     "on_error": "on_error", "fetch_buckets": "fetch_buckets", "fetch_batch_size": "fetch_batch_size",
     "stop_after": "stop_after",
@@ -110,10 +118,16 @@ def config_from_args(args) -> BuildConfig:
 
 
 def run(args) -> int:
-    config = config_from_args(args).validate()
-    from pipelines.build import run_build  # Beam and the stages load only now
+    import sys
 
-    result = run_build(config)
+    config = config_from_args(args).validate()
+    from pipelines.build import BuildInterrupted, run_build  # Beam and the stages load only now
+
+    try:
+        result = run_build(config)
+    except BuildInterrupted as exc:  # Ctrl-C: one line, what finished and how to resume
+        print(f"webtext build: {exc}", file=sys.stderr)
+        return 130
     if config.stop_after and config.stop_after != STAGES[-1]:
         last = result["stages"][-1]
         print(f"{last['stage']}: read {last['read']:,}, kept {last['kept']:,} ({config.out})")

@@ -49,7 +49,7 @@ def _shard(args) -> int:
     from webtext.errors import ConfigError, InputError
     from webtext.progress import log
     from webtext.report import StageReport
-    from webtext.shards import read_documents, write_manifest, write_shards
+    from webtext.shards import document_files, stream_shards, write_manifest
 
     if args.target_mb <= 0:
         raise ConfigError(f"--target-mb must be positive, got {args.target_mb}")
@@ -59,8 +59,8 @@ def _shard(args) -> int:
             reports.append(StageReport.from_dict(json.loads(Path(path).read_text(encoding="utf-8"))))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputError(f"not a stage report: {exc}", path=str(path)) from None
-    docs = read_documents(args.docs)
-    shards = write_shards(docs, args.out, target_bytes=int(args.target_mb * 1024 * 1024))
+    # Streams: one shard in memory at a time, not the corpus (webtext.shards.stream_shards).
+    shards = stream_shards(document_files(args.docs), args.out, target_bytes=int(args.target_mb * 1024 * 1024))
     report = StageReport("shard")
     report.keep(sum(s["rows"] for s in shards))
     config = {"target_bytes": int(args.target_mb * 1024 * 1024), "docs": str(args.docs)}

@@ -40,6 +40,8 @@ SAMPLE_WARC = SAMPLE_DIR / "sample.warc.gz"
 
 # Both run in this machine's processes; "FnApiRunner" is the default (see pipelines/runner.py).
 LOCAL_RUNNERS = ("FnApiRunner", "DirectRunner")
+DASK_RUNNERS = ("DaskRunner", "apache_beam.runners.dask.dask_runner.DaskRunner")
+DATAFLOW_RUNNERS = ("DataflowRunner", "apache_beam.runners.dataflow.dataflow_runner.DataflowRunner")
 
 
 @dataclass
@@ -54,7 +56,8 @@ class BuildConfig:
     out: str = "webtext-out"
     # Beam
     runner: str = "FnApiRunner"
-    workers: int = 0                          # local worker processes; 0 = one per CPU
+    workers: int = 0                          # local (or local Dask) worker processes; 0 = one per CPU
+    dask_address: str | None = None           # DaskRunner: a running scheduler (None: a local cluster)
     beam_args: list[str] = field(default_factory=list)
     # harvest
     min_karma: int = 3
@@ -82,8 +85,19 @@ class BuildConfig:
         return "://" in self.out
 
     @property
-    def is_local_runner(self) -> bool:
-        return self.runner in LOCAL_RUNNERS
+    def runner_kind(self) -> str:
+        """local (FnApiRunner/DirectRunner), dask, dataflow, or other (a Beam runner passed through)."""
+        if self.runner in LOCAL_RUNNERS:
+            return "local"
+        if self.runner in DASK_RUNNERS:
+            return "dask"
+        if self.runner in DATAFLOW_RUNNERS:
+            return "dataflow"
+        return "other"
+
+    def output_parts(self) -> int:
+        """Files per kind of output of the shuffled stages (harvest, fetch, dedup): two per worker."""
+        return 2 * self.effective_workers()
 
     def effective_workers(self) -> int:
         return self.workers if self.workers > 0 else (os.cpu_count() or 1)
@@ -133,9 +147,30 @@ class BuildConfig:
             raise ConfigError(f"--min-karma must be >= 0, not {self.min_karma}")
         if self.workers < 0 or self.fetch_buckets < 0 or self.fetch_batch_size < 1:
             raise ConfigError("--workers, fetch buckets and the fetch batch size must be positive")
-        if self.is_remote and self.is_local_runner and not self.out.startswith("gs://"):
+        if self.is_remote and not self.out.startswith("gs://"):
             raise ConfigError(f"unsupported output location {self.out!r}: use a local folder or gs://bucket/path")
+        if self.dask_address and self.runner_kind != "dask":
+            raise ConfigError("--dask-address needs --runner DaskRunner")
+        if self.runner_kind == "dataflow":
+            self._validate_dataflow()
         return self
+
+    def _validate_dataflow(self) -> None:
+        """Dataflow workers see only Cloud Storage: output, temp/staging and every input on gs://."""
+        if not self.out.startswith("gs://"):
+            raise ConfigError(f"--runner DataflowRunner writes to Cloud Storage: --out must be gs://bucket/path, not {self.out!r}")
+        for arg in self.beam_args:
+            name, _, value = arg.lstrip("-").partition("=")
+            if name in ("temp_location", "staging_location", "gcp_temp_location") and not value.startswith("gs://"):
+                raise ConfigError(f"--beam-option={arg}: Dataflow needs a gs:// location, not {value!r}")
+        if not any(a.lstrip("-").startswith(("temp_location=", "gcp_temp_location=")) for a in self.beam_args):
+            raise ConfigError("--runner DataflowRunner needs --beam-option=--temp_location=gs://BUCKET/tmp")
+        local = [p for p in self.input_dumps() + (self.replay_archives() or []) if not p.startswith("gs://")]
+        if local:
+            raise ConfigError(
+                f"--runner DataflowRunner: the workers cannot read {local[0]}; copy the inputs (dumps, "
+                "archives; the embedded sample too) to gs:// and name them there"
+            )
 
     # ------------------------------------------------------------------ serialisation
 

@@ -5,19 +5,26 @@ order (each with its description in the Parquet field metadata; times as UTC tim
 Parquet files under `DIR/documents/`. The clean and dedup stages read and write it.
 Columns a stage adds beyond the schema are kept (types inferred), after the schema's columns.
 
-Shards (`write_shards`):
+Shards (`write_shards` in memory, `stream_shards` from Parquet files in bounded memory, and the
+Beam build's `Shards` transform, which calls the same three functions below from its workers):
 
 - Named `webtext-00000-of-00012.parquet` (index and count, five digits each), zstd-compressed,
   row groups of `ROW_GROUP_ROWS` rows, the documents-table schema.
-- Order: documents are sorted by the SHA-1 of their URL (then text SHA-1): an order that depends on
-  nothing but the documents and that scatters sites and dates evenly, so each shard, and any prefix
-  of the shards, is a uniform sample of the corpus.
-- Size: a new shard starts when the next document would take the current one past `target_bytes`
-  of *uncompressed* text (UTF-8 of `text`, `title` and both URLs); zstd typically brings a shard to
-  about 40% of that. A single document larger than the target gets a shard to itself.
+- Order: documents are sorted by the SHA-1 of their URL (then text SHA-1, then text;
+  `order_key`): an order that depends on nothing but the documents and that scatters sites and
+  dates evenly, so each shard, and any prefix of the shards, is a uniform sample of the corpus.
+- Assignment by key range, so no process ever needs the whole corpus: the shard count is
+  `shard_count(total, target_bytes)` = ceil(total uncompressed bytes / target) (UTF-8 of `text`,
+  `title` and both URLs; `row_bytes`), and a document goes to shard
+  `floor(first 64 bits of SHA-1(url) * count / 2**64)` (`shard_index`). Shard i therefore holds
+  the i-th slice of the hash space, the shards concatenated in index order are the global order,
+  and each shard is sorted and written on its own (`write_shard`). Shards are equal in size up to
+  the hash's spread (a few per cent once a shard holds thousands of documents); zstd brings a
+  shard to about 40% of its text bytes.
 - Atomic and idempotent: each shard is written to a temporary name and renamed; after all are in
   place, shards of an earlier run that are not part of this one (another `-of-` count) are deleted.
-  The same documents give byte-identical shards, so their sha256s repeat.
+  The same documents give byte-identical shards whatever their input order or the number of
+  processes that wrote them, so their sha256s repeat.
 
 Manifest (`write_manifest`, written last and atomically: its presence marks a complete build):
 `config`, `packages` (name -> version), `stages` (each stage report: read, kept, every drop reason
@@ -117,12 +124,12 @@ def _epoch_seconds(table):
     return table
 
 
-def to_table(rows: list[dict]):
-    """A pyarrow Table of documents-table rows: schema columns first (missing values null), then
-    any other keys the rows carry, sorted by name, with inferred types."""
+def to_table(rows: list[dict], schema=None):
+    """A pyarrow Table of documents-table rows (or of `schema`'s rows): schema columns first
+    (missing values null), then any other keys the rows carry, sorted by name, inferred types."""
     import pyarrow as pa
 
-    schema = document_schema()
+    schema = schema if schema is not None else document_schema()
     known = set(schema.names)
     extra = sorted({k for r in rows for k in r} - known)
     arrays = []
@@ -174,19 +181,8 @@ def read_documents(path: str | os.PathLike) -> list[dict]:
     subfolder, or one file), files in name order."""
     import pyarrow.parquet as pq
 
-    path = Path(path)
-    if path.is_dir() and (path / "documents").is_dir():
-        path = path / "documents"
-    if path.is_dir():
-        files = sorted(p for p in path.glob("*.parquet") if not p.name.startswith("."))
-        if not files:
-            raise InputError("no documents (*.parquet) found", path=str(path))
-    elif path.is_file():
-        files = [path]
-    else:
-        raise InputError("no such file or folder", path=str(path))
     rows: list[dict] = []
-    for f in files:
+    for f in document_files(path):
         try:
             table = pq.read_table(f)
         except Exception as exc:  # pyarrow raises several types for damaged files
@@ -216,62 +212,220 @@ def write_documents(rows: list[dict], out_dir: str | os.PathLike, *, rows_per_fi
 # --- shards --------------------------------------------------------------------------------------
 
 
-def _order_key(doc: dict) -> tuple:
+def order_key(doc: dict) -> tuple:
+    """The global shard order: SHA-1 of the URL (hex), then the text's SHA-1, then the text."""
     url = doc.get("url") or ""
     return (hashlib.sha1(url.encode("utf-8")).hexdigest(), doc.get("text_sha1") or "", doc.get("text") or "")
 
 
-def _row_bytes(doc: dict) -> int:
-    return sum(len((doc.get(k) or "").encode("utf-8")) for k in ("text", "title", "url", "final_url"))
+def row_bytes(doc: dict) -> int:
+    """What a document weighs for shard sizing: UTF-8 bytes of text, title and both URLs."""
+    return sum(len((doc.get(k) or "").encode("utf-8")) for k in SIZE_COLUMNS)
+
+
+SIZE_COLUMNS = ("text", "title", "url", "final_url")
+
+
+def shard_count(total_bytes: int, target_bytes: int) -> int:
+    """ceil(total / target), at least 1 (an empty corpus is one empty shard: readers find a schema)."""
+    if target_bytes <= 0:
+        raise ValueError(f"target_bytes must be positive, got {target_bytes}")
+    return max(1, -(-int(total_bytes) // int(target_bytes)))
+
+
+def shard_index(url: str | None, count: int) -> int:
+    """The shard of a URL: its slice of the SHA-1 space (monotone in `order_key`'s first field)."""
+    h = int.from_bytes(hashlib.sha1((url or "").encode("utf-8")).digest()[:8], "big")
+    return (h * count) >> 64
 
 
 def shard_name(index: int, count: int) -> str:
     return f"webtext-{index:05d}-of-{count:05d}.parquet"
 
 
+def write_shard(docs: Iterable[dict], path: str | os.PathLike) -> dict:
+    """Sort one shard's documents by `order_key` and write them to `path` (temp name, rename);
+    returns `{"file", "rows", "bytes", "sha256", "text_bytes", "n_chars", "n_words",
+    "first_created_utc", "last_created_utc"}` - all the manifest needs of it."""
+    path = Path(path)
+    group = sorted(docs, key=order_key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_parquet_atomic(to_table(group), path)
+    created = [_epoch(d.get("first_created_utc")) for d in group if d.get("first_created_utc") is not None]
+    return {
+        "file": path.name,
+        "rows": len(group),
+        "bytes": path.stat().st_size,
+        "sha256": _sha256(path),
+        "text_bytes": sum(len((d.get("text") or "").encode("utf-8")) for d in group),
+        "n_chars": sum(len(d.get("text") or "") for d in group),
+        "n_words": sum(len((d.get("text") or "").split()) for d in group),
+        "first_created_utc": min(created) if created else None,
+        "last_created_utc": max(created) if created else None,
+    }
+
+
+def _epoch(value) -> int:
+    """Seconds since 1970 of an int epoch or a datetime (the column may become a timestamp)."""
+    return int(value.timestamp()) if hasattr(value, "timestamp") else int(value)
+
+
+def remove_stale_shards(out_dir: str | os.PathLike, current: Iterable[str]) -> None:
+    """Delete shards of an earlier run with another shard count (only files named like shards)."""
+    keep = set(current)
+    for old in Path(out_dir).iterdir():
+        if SHARD_RE.match(old.name) and old.name not in keep:
+            old.unlink()
+
+
 def write_shards(docs: Iterable[dict], out_dir: str | os.PathLike, *, target_bytes: int = DEFAULT_TARGET_BYTES) -> list[dict]:
-    """Write the documents as shards in `out_dir`; returns one info dict per shard:
-    `{"file", "rows", "bytes", "sha256", "text_bytes", "n_chars", "n_words", "first_created_utc",
-    "last_created_utc"}`."""
-    if target_bytes <= 0:
-        raise ValueError(f"target_bytes must be positive, got {target_bytes}")
+    """Write documents held in memory as shards in `out_dir`; one info dict per shard (`write_shard`).
+    For corpora that do not fit in memory use `stream_shards` (same shards, byte for byte)."""
+    docs = list(docs)
+    count = shard_count(sum(row_bytes(d) for d in docs), target_bytes)
+    groups: list[list[dict]] = [[] for _ in range(count)]
+    for doc in docs:
+        groups[shard_index(doc.get("url"), count)].append(doc)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ordered = sorted(docs, key=_order_key)
-    groups: list[list[dict]] = []
-    size = 0
-    for doc in ordered:
-        b = _row_bytes(doc)
-        if not groups or (size + b > target_bytes and groups[-1]):
-            groups.append([])
-            size = 0
-        groups[-1].append(doc)
-        size += b
-    if not groups:
-        groups = [[]]  # an empty corpus is still one (empty) shard, so readers find a schema
-    infos = []
-    for i, group in enumerate(groups):
-        path = out / shard_name(i, len(groups))
-        _write_parquet_atomic(to_table(group), path)
-        created = [d["first_created_utc"] for d in group if d.get("first_created_utc") is not None]
-        infos.append(
-            {
-                "file": path.name,
-                "rows": len(group),
-                "bytes": path.stat().st_size,
-                "sha256": _sha256(path),
-                "text_bytes": sum(len((d.get("text") or "").encode("utf-8")) for d in group),
-                "n_chars": sum(len(d.get("text") or "") for d in group),
-                "n_words": sum(len((d.get("text") or "").split()) for d in group),
-                "first_created_utc": min(created) if created else None,
-                "last_created_utc": max(created) if created else None,
-            }
-        )
-    current = {info["file"] for info in infos}
-    for old in out.iterdir():
-        if SHARD_RE.match(old.name) and old.name not in current:
-            old.unlink()  # a shard of an earlier run with another shard count
+    infos = [write_shard(group, out / shard_name(i, count)) for i, group in enumerate(groups)]
+    remove_stale_shards(out, [i["file"] for i in infos])
     return infos
+
+
+# --- shards from Parquet files, in bounded memory ------------------------------------------------
+
+
+def table_row_bytes(table) -> int:
+    """`row_bytes` summed over a pyarrow Table or RecordBatch, computed in Arrow (no Python rows)."""
+    import pyarrow.compute as pc
+
+    total = 0
+    for name in SIZE_COLUMNS:
+        if name in table.schema.names:
+            total += pc.sum(pc.binary_length(table.column(name))).as_py() or 0
+    return total
+
+
+def document_files(path: str | os.PathLike) -> list[Path]:
+    """The Parquet files of a documents table (a folder, its `documents/` subfolder, or one file)."""
+    path = Path(path)
+    if path.is_dir() and (path / "documents").is_dir():
+        path = path / "documents"
+    if path.is_dir():
+        files = sorted(p for p in path.glob("*.parquet") if not p.name.startswith("."))
+        if not files:
+            raise InputError("no documents (*.parquet) found", path=str(path))
+        return files
+    if path.is_file():
+        return [path]
+    raise InputError("no such file or folder", path=str(path))
+
+
+def iter_batches(path, *, columns=None, batch_rows: int = 1024, name: str | None = None):
+    """RecordBatches of one documents Parquet file (a path or an open file), named on failure."""
+    import pyarrow.parquet as pq
+
+    path_name = name or str(path)
+    try:
+        pf = pq.ParquetFile(path)
+        names = pf.schema_arrow.names
+        if {"url", "text"} - set(names):
+            raise InputError(f"not a documents table: missing column(s) {sorted({'url', 'text'} - set(names))}", path=path_name)
+        cols = None if columns is None else [c for c in columns if c in names]
+        yield from pf.iter_batches(batch_size=batch_rows, columns=cols)
+    except InputError:
+        raise
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise InputError(f"not a readable Parquet file: {exc}", path=path_name) from None
+
+
+def partition_batches(batches, count: int, open_spill) -> set[int]:
+    """Route each row of `batches` to its shard's spill (`open_spill(i)` -> an Arrow IPC writer,
+    opened on first use); returns the shards that received rows. Memory: one batch."""
+    import pyarrow as pa
+
+    used: set[int] = set()
+    for batch in batches:
+        if not batch.num_rows:
+            continue
+        idx = [shard_index(u, count) for u in batch.column("url").to_pylist()]
+        by_shard: dict[int, list[int]] = {}
+        for row, i in enumerate(idx):
+            by_shard.setdefault(i, []).append(row)
+        for i, rows in sorted(by_shard.items()):
+            open_spill(i).write_batch(batch.take(pa.array(rows, type=pa.int64())))
+            used.add(i)
+    return used
+
+
+def read_spills(paths: Iterable[str | os.PathLike], opener=open) -> list[dict]:
+    """The rows of a shard's spill files (Arrow IPC streams), as dicts."""
+    import pyarrow as pa
+
+    rows: list[dict] = []
+    for path in sorted(str(p) for p in paths):
+        with opener(path, "rb") as fh:
+            for batch in pa.ipc.open_stream(fh):
+                rows.extend(_epoch_seconds(pa.Table.from_batches([batch])).to_pylist())
+    return rows
+
+
+def stream_shards(files: Iterable[str | os.PathLike], out_dir: str | os.PathLike, *,
+                  target_bytes: int = DEFAULT_TARGET_BYTES, spill_dir: str | os.PathLike | None = None) -> list[dict]:
+    """`write_shards` for documents in Parquet files, holding one shard (not the corpus) in memory.
+
+    Pass 1 sums `row_bytes` in Arrow (the shard count); pass 2 routes each batch's rows to one
+    spill file per shard (Arrow IPC, in `spill_dir`, default a temporary folder under `out_dir`);
+    then each shard is read back, sorted and written. Peak memory: one shard (about
+    `target_bytes` of text plus Python's overhead) and one batch."""
+    import shutil
+    import tempfile
+
+    import pyarrow as pa
+
+    files = [Path(f) for f in files]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    total = sum(table_row_bytes(b) for f in files for b in iter_batches(f, columns=list(SIZE_COLUMNS) + ["url"]))
+    count = shard_count(total, target_bytes)
+    spill = Path(spill_dir) if spill_dir else Path(tempfile.mkdtemp(prefix=".spill-", dir=out))
+    spill.mkdir(parents=True, exist_ok=True)
+    try:
+        for n, f in enumerate(files):
+            schema = _batch_schema(f)
+            writers: dict[int, object] = {}
+            handles: list = []
+
+            def open_spill(i, n=n, schema=schema, writers=writers, handles=handles):
+                if i not in writers:
+                    handles.append(open(spill / f"{i:05d}-{n:06d}.arrow", "wb"))
+                    writers[i] = pa.ipc.new_stream(handles[-1], schema)
+                return writers[i]
+
+            try:
+                partition_batches(iter_batches(f), count, open_spill)
+            finally:
+                for w in writers.values():
+                    w.close()
+                for fh in handles:
+                    fh.close()
+        infos = []
+        for i in range(count):
+            rows = read_spills(spill.glob(f"{i:05d}-*.arrow"))
+            infos.append(write_shard(rows, out / shard_name(i, count)))
+            del rows
+        remove_stale_shards(out, [i["file"] for i in infos])
+        return infos
+    finally:
+        if not spill_dir:
+            shutil.rmtree(spill, ignore_errors=True)
+
+
+def _batch_schema(path):
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).schema_arrow
 
 
 def package_versions() -> dict[str, str]:

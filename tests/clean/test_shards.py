@@ -15,7 +15,19 @@ import pytest
 from webtext.card import write_card
 from webtext.errors import InputError
 from webtext.report import StageReport
-from webtext.shards import SHARD_RE, read_documents, read_shards, write_documents, write_manifest, write_shards
+from webtext.shards import (
+    SHARD_RE,
+    document_files,
+    read_documents,
+    read_shards,
+    row_bytes,
+    shard_count,
+    shard_index,
+    stream_shards,
+    write_documents,
+    write_manifest,
+    write_shards,
+)
 
 
 @pytest.fixture
@@ -50,7 +62,11 @@ def test_shards_read_back_with_pyarrow_and_duckdb(tmp_path, corpus):
         meta = pq.ParquetFile(path).metadata
         assert meta.num_rows == info["rows"]
         assert meta.row_group(0).column(0).compression == "ZSTD"
-        assert info["text_bytes"] <= target or info["rows"] == 1
+        # key-range assignment: each shard holds its slice of the SHA-1(url) space, sorted
+        urls = pq.read_table(path, columns=["url"]).column("url").to_pylist()
+        assert {shard_index(u, n) for u in urls} <= {int(info["file"][8:13])}
+        assert urls == sorted(urls, key=lambda u: hashlib.sha1(u.encode()).hexdigest())
+    assert n == shard_count(sum(row_bytes(d) for d in corpus), target)
     write_manifest(tmp_path, config={"target_bytes": target}, reports=_reports(), shards=infos)
 
     table = read_shards(tmp_path)
@@ -79,6 +95,15 @@ def test_order_and_bytes_do_not_depend_on_input_order(tmp_path, corpus):
     urls = read_documents(tmp_path / "a" / a[0]["file"])
     keys = [hashlib.sha1(d["url"].encode()).hexdigest() for d in urls]
     assert keys == sorted(keys)
+
+
+def test_streamed_shards_equal_in_memory_shards(tmp_path, corpus):
+    """`stream_shards` (Parquet files in, one shard in memory) writes the very bytes `write_shards` does."""
+    write_documents(random.Random(3).sample(corpus, len(corpus)), tmp_path / "docs", rows_per_file=7)
+    a = write_shards(corpus, tmp_path / "a", target_bytes=50_000)
+    b = stream_shards(document_files(tmp_path / "docs"), tmp_path / "b", target_bytes=50_000)
+    assert len(a) >= 3 and a == b
+    assert not [p for p in (tmp_path / "b").iterdir() if not SHARD_RE.match(p.name)]  # spill removed
 
 
 def test_rerun_replaces_stale_shards_and_leaves_no_temp_files(tmp_path, corpus):

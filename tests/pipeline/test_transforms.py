@@ -21,19 +21,26 @@ from pipelines.runner import make_runner, pipeline_options
 from webtext.config import SAMPLE_DUMP, BuildConfig
 
 
+KIND = {"harvest": "links", "extract": "documents", "dedup": "documents"}
+
+
 def run_transform(tmp_path, stage: str, build):
-    """Run `build(pipeline) -> {kept, dropped, dead_letter}`; return kept rows, drop rows, dead rows, report."""
+    """Run `build(pipeline) -> {kept, dropped, dead_letter}` and write it as the build does
+    (WriteOutputs: Parquet, dead letters as JSON lines); return kept rows, drop rows, dead rows and
+    the report taken from those files, after checking it against Beam's metrics."""
     config = BuildConfig(workers=1)
     options = pipeline_options(config, "test")
     p = beam.Pipeline(runner=make_runner(config, options), options=options)
-    res = build(p)
-    for name in (t.KEPT, t.DROPPED, t.DEAD):
-        t.write_jsonl(res[name], str(tmp_path / name), name.capitalize().replace("_", ""))
+    out = str(tmp_path)
+    build(p) | t.WriteOutputs(out, stage, KIND[stage], 3)
     result = p.run()
     result.wait_until_finish()
-    rows = {name: store.read_jsonl(str(tmp_path / name) + "-*.jsonl.gz") for name in (t.KEPT, t.DROPPED, t.DEAD)}
-    report = store.report_from_metrics(stage, result, rows[t.DROPPED])
-    return rows[t.KEPT], rows[t.DROPPED], rows[t.DEAD], report
+    kept = store.read_parquet_rows(store.data_prefix(out, stage) + "-*.parquet")
+    drops = store.read_parquet_rows(store.drops_prefix(out, stage) + "-*.parquet")
+    dead = [json.loads(line) for f in store.dead_letter_files(out, stage) for line in open(f)]
+    report = store.report_from_outputs(out, stage)
+    assert store.cross_check(report, store.metrics_totals(stage, result)) == []
+    return kept, drops, dead, report
 
 
 # ----------------------------------------------------------------------------------- harvest
