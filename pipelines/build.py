@@ -27,6 +27,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import threading
 import time
 
 from pipelines import store
@@ -40,6 +42,29 @@ STAGE_INPUT = {"fetch": "harvest", "extract": "fetch", "clean": "extract", "dedu
 
 class BuildInterrupted(KeyboardInterrupt):
     """Ctrl-C during a build: carries the one line to show (what finished, how to resume)."""
+
+
+_INTERRUPTED = threading.Event()  # set by Ctrl-C: a runner error that follows it is the interrupt
+
+
+def _on_sigint(signum, frame):
+    _INTERRUPTED.set()
+    raise KeyboardInterrupt
+
+
+def _quiet_thread_errors_after_interrupt() -> None:
+    """After Ctrl-C the runner's own threads fail as the workers go ("Worker subprocess exited
+    with return code -2"): that is the interrupt, already reported in one line, not an error."""
+    previous = threading.excepthook
+    if getattr(previous, "_webtext", False):
+        return
+
+    def hook(args):
+        if not _INTERRUPTED.is_set():
+            previous(args)
+
+    hook._webtext = True
+    threading.excepthook = hook
 
 
 def run_build(config: BuildConfig) -> dict:
@@ -59,6 +84,9 @@ def run_build(config: BuildConfig) -> dict:
     todo = config.stages_to_run()
     finished: list[str] = []
     current = None
+    _INTERRUPTED.clear()
+    _quiet_thread_errors_after_interrupt()
+    previous = signal.signal(signal.SIGINT, _on_sigint) if threading.current_thread() is threading.main_thread() else None
     try:
         _remove_beam_temp(config.out)
         with runner_session(config) as session:
@@ -96,6 +124,9 @@ def run_build(config: BuildConfig) -> dict:
             f"interrupted{where}; finished: {done} (kept under {config.out}/stages); "
             "rerun the same command to resume from the first unfinished stage"
         ) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     total = time.monotonic() - started
     if "shards" in todo:
         if manifest is None:  # the shards stage was reused: its manifest is on disk
@@ -241,6 +272,8 @@ def _run_pipeline(p, session) -> object:
     except (WebtextError, KeyboardInterrupt):
         raise
     except Exception as exc:  # a worker's exception arrives wrapped; surface the user's error as one line
+        if _INTERRUPTED.is_set():  # the workers were stopped by the same Ctrl-C
+            raise KeyboardInterrupt from None
         raise _user_error(exc) from None
     finally:
         session.after_run(locals().get("result"))

@@ -118,6 +118,7 @@ def config_from_args(args) -> BuildConfig:
 
 
 def run(args) -> int:
+    import os
     import sys
 
     config = config_from_args(args).validate()
@@ -126,8 +127,12 @@ def run(args) -> int:
     try:
         result = run_build(config)
     except BuildInterrupted as exc:  # Ctrl-C: one line, what finished and how to resume
-        print(f"webtext build: {exc}", file=sys.stderr)
-        return 130
+        print(f"webtext build: {exc}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        # Leave now: the runner's threads and worker processes would otherwise be waited for (or
+        # print their own errors) while they wind down. Every file on disk is already consistent:
+        # outputs are written under temporary names and a stage counts only once its marker exists.
+        os._exit(130)
     if config.stop_after and config.stop_after != STAGES[-1]:
         last = result["stages"][-1]
         print(f"{last['stage']}: read {last['read']:,}, kept {last['kept']:,} ({config.out})")

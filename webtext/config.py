@@ -259,7 +259,7 @@ class BuildConfig:
 
 
 # Types of the fields whose default is None (the others take their default's type).
-_FIELD_TYPES = {"live_limit": int, "shard_target_bytes": int, "stop_after": str}
+_FIELD_TYPES = {"live_limit": int, "shard_target_bytes": int, "stop_after": str, "dask_address": str}
 
 
 def _type_name(t) -> str:

@@ -216,3 +216,43 @@ def test_build_on_a_two_worker_dask_cluster_gives_the_local_runners_shards(build
         assert checks == {"counts": "outputs", "metrics": "not available on this runner"}, stage
         local = json.loads((build["out"] / "stages" / stage / "_SUCCESS.json").read_text())["checks"]
         assert local["metrics"] == "matched", stage  # the local runner cross-checks with its metrics
+
+
+def test_ctrl_c_stops_with_one_line_and_exit_130(build, tmp_path):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) during a stage: one line
+    saying what finished and how to resume, exit 130, no worker tracebacks; finished stages stay.
+    Empty beam-temp folders a killed earlier build left in dead_letter/ are removed, nothing else."""
+    import shutil
+    import signal
+    import time
+
+    out = tmp_path / "webtext-out"
+    shutil.copytree(build["out"], out)
+    for stage in ("extract", "clean", "dedup", "shards"):
+        (out / "stages" / stage / "_SUCCESS.json").unlink()
+    leftover = out / "dead_letter" / "beam-temp-clean-5d41402abc4b"
+    leftover.mkdir(parents=True)
+    (out / "dead_letter" / "my-notes.txt").write_text("not the build's")
+    env = {**os.environ, "WEBTEXT_QUIET": "0"}
+    proc = subprocess.Popen([sys.executable, "-m", "webtext.cli", "build", "--until", "2017-12", "--workers", "2",
+                             "--out", str(out)], cwd=tmp_path, env=env, stderr=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        for line in proc.stderr:
+            if "extract: running" in line:
+                break
+        time.sleep(2)  # the extract pipeline and its worker processes are starting or running
+        os.killpg(proc.pid, signal.SIGINT)
+        rest = proc.stderr.read()
+        rc = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert rc == 130, (rc, rest[-3000:])
+    lines = [x for x in rest.splitlines() if x.strip() and not x.startswith("[")]
+    assert len(lines) == 1 and "Traceback" not in rest, rest[-3000:]
+    assert lines[0].startswith("webtext build: interrupted during extract; finished: harvest, fetch")
+    assert "rerun the same command to resume" in lines[0]
+    assert (out / "stages" / "fetch" / "_SUCCESS.json").is_file()
+    assert not (out / "stages" / "extract" / "_SUCCESS.json").exists()
+    assert not leftover.exists() and (out / "dead_letter" / "my-notes.txt").read_text() == "not the build's"
