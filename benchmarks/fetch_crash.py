@@ -5,8 +5,9 @@
 The scenario is tests/fetch/crash.py (the test suite runs it with 160 URLs and 6 kill points):
 URLs on local hosts 127.0.0.60+, a mix of plain pages, chains of 1-3 slow redirect hops, slow
 pages (0.2-0.8 s), identical payloads (revisits), a 503-then-200 retry, 404s and redirects.
-The crawl process is started and killed with SIGKILL at a random moment 0.3-3.0 s in (its
-start-up included), `--kills` times; then `fetch_urls` is rerun until every URL has a row.
+The crawl process is started and killed with SIGKILL, `--kills` times: 3 in 4 a random 0-0.5 s
+after it committed a random 1-4 more log parts (mid-crawl), 1 in 4 a random 0-1.5 s from its
+start (start-up, recovery); then `fetch_urls` is rerun until every URL has a row.
 
 Then it checks, from the raw files: one log row per URL; exactly one set of WARC records per
 logged URL (contiguous hops, one final record that the row points at, with the row's outcome)

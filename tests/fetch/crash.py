@@ -21,6 +21,7 @@ from invariants import check_fetch_folder  # noqa: E402
 
 from webtext.fetch import FetchOptions, fetch_urls, read_fetch_log  # noqa: E402
 from webtext.fetch.crawl import start_crawl  # noqa: E402
+from webtext.fetch.log import log_parts  # noqa: E402
 
 TEXT = "Ordinary article text about the city council and its budget for the coming year. " * 8
 
@@ -90,30 +91,31 @@ def run(out: Path, n_urls: int, kills: int, seed: int, hosts: int = 4, log=print
     rng = random.Random(seed)
     opts = FetchOptions(**OPTS)
     with ExitStack() as stack:
-        urls, sites = [], []
+        urls = []
         for h in range(hosts):
             routes, paths = routes_for(h, n_urls // hosts, rng)
             site = stack.enter_context(S.Site(f"127.0.0.{60 + h}", routes))
-            sites.append(site)
             urls += [site.url(p) for p in paths]
         rng.shuffle(urls)
         tried = landed = 0
         logged_after: list[int] = []
         t_start = time.monotonic()
         while tried < kills:
-            hits = sum(len(s.hits) for s in sites)
+            parts = len(log_parts(out))
             proc = start_crawl(urls, out, opts, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
             t0 = time.monotonic()
-            # Every 4th kill point is anywhere from the process start (start-up, recovery, the first
-            # commits); the others come a random time after the crawl's first request (mid-crawl).
+            # Every 4th kill point is a random moment from the process start (start-up, recovery,
+            # the first fetches); the others come a random 0-0.5 s after the crawl committed a random
+            # 1-4 more log parts, so they land mid-crawl however loaded the machine is.
             early = tried % 4 == 3
             if not early:
-                while sum(len(s.hits) for s in sites) == hits and proc.poll() is None and time.monotonic() - t0 < 30:
+                want = parts + rng.randint(1, 4)
+                while len(log_parts(out)) < want and proc.poll() is None and time.monotonic() - t0 < 60:
                     time.sleep(0.005)
-            delay = rng.uniform(0.0, 1.5) if early else rng.uniform(0.05, 2.5)
+            delay = rng.uniform(0.0, 1.5) if early else rng.uniform(0.0, 0.5)
             deadline = time.monotonic() + delay
             while time.monotonic() < deadline and proc.poll() is None:
-                time.sleep(0.005)
+                time.sleep(0.002)
             tried += 1
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGKILL)
@@ -122,7 +124,7 @@ def run(out: Path, n_urls: int, kills: int, seed: int, hosts: int = 4, log=print
             Path(proc.job_path).unlink(missing_ok=True)
             logged_after.append(len(read_fetch_log(out)))
             log(f"kill point {tried}: {time.monotonic() - t0:.2f} s after start "
-                f"({'from start' if early else f'{delay:.2f} s after the first request'}), "
+                f"({'from start' if early else f'{delay:.2f} s after a log commit'}), "
                 f"{'killed' if proc.returncode == -9 else 'already done'}; {logged_after[-1]} URLs logged")
         reruns = 0
         while True:

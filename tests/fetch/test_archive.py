@@ -125,6 +125,7 @@ def test_identical_payloads_are_revisits(tmp_path):
     for i, body in enumerate([same, b"<html>other</html>", same, same]):
         url = f"http://example.com/{i}"
         locs.append(writer.write_set([_ex(url, body)], fetch_url=url)[-1])
+    writer.committed(1, writer.sync())  # as a log commit would (readers skip what was never committed)
     writer.close()
     kinds = [t for t, _, _ in _records(tmp_path) if t in ("response", "revisit")]
     assert kinds == ["response", "response", "revisit", "revisit"]
@@ -199,3 +200,19 @@ def test_fetch_log_part_with_wrong_columns_is_named(tmp_path):
                                               "fetched_at", "warc_path", "warc_offset")}), bad)
     with pytest.raises(InputError, match="part-zzz.parquet.*'url' is int64"):
         committed_warc_sizes(tmp_path)
+
+
+def test_readers_ignore_what_a_dead_crawl_never_committed(tmp_path):
+    """Before any rerun: a killed crawl's uncommitted sets and torn tail are invisible to every reader."""
+    writer = _crawl(tmp_path, 5, commit_every=2, dies=True)  # rows 0-3 committed, URL 4's set is not
+    with open(tmp_path / writer._relpath, "ab") as fh:
+        fh.write(b"\x1f\x8b\x08\x00torn-record")  # kill -9 in the middle of a record
+    logged = {r["url"] for r in read_fetch_log(tmp_path)}
+    assert logged == {f"http://example.com/{i}" for i in range(4)}
+    seen = [r.fetch_url for r in iter_warc_responses([tmp_path / "warc"])]
+    assert sorted(seen) == sorted(logged)
+    index = ArchiveIndex([tmp_path / "warc"])
+    assert index.get("http://example.com/4") is None and index.get("http://example.com/3") is not None
+    from webtext.extract.documents import iter_fetch_pages, iter_warc_pages
+
+    assert sorted(p.url for p in iter_warc_pages([tmp_path / "warc"])) == sorted(p.url for p in iter_fetch_pages(tmp_path))

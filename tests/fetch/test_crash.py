@@ -69,6 +69,6 @@ def test_random_kill_points(tmp_path):
     figures = crash.run(tmp_path, n_urls=120, kills=5, seed=11, log=lambda *_: None)
     print("crash test:", figures)
     assert figures["kill_points"] == 5 and figures["kills_landed"] >= 4, figures
-    assert any(0 < n < 120 for n in figures["logged_after_each_kill"]), figures  # killed mid-crawl
+    assert sum(0 < n < 120 for n in figures["logged_after_each_kill"]) >= 3, figures  # killed mid-crawl
     assert figures["urls"] == 120 and figures["revisits"] > 0
     assert figures["pages_warc"] == figures["pages_fetch"] == figures["kept"]

@@ -209,3 +209,13 @@ def test_robots_verdict_is_shared_by_many_waiting_requests(tmp_path):
     assert {r["error"] for r in rows} == {"robots_disallowed"}
 
 
+
+
+def test_replay_serves_revisits_and_iris(crawl, tmp_path):
+    names = [("misc", "/same-1"), ("misc", "/same-2"), ("misc", "/same-3"), ("misc", "iri")]
+    urls = [crawl["urls"][n] for n in names]
+    rows = fetch_urls(urls, tmp_path / "replayed", FetchOptions(**{**OPTS, "replay": [str(crawl["out"] / "warc")]}))
+    for name, r in zip(names, rows):
+        orig = crawl["by"][name]
+        assert (r["error"], r["status"], r["bytes"], r["final_url"]) == (orig["error"], orig["status"], orig["bytes"], orig["final_url"])
+        assert read_response(r["warc_path"], r["warc_offset"]).body == read_response(orig["warc_path"], orig["warc_offset"]).body

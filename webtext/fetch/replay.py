@@ -174,15 +174,62 @@ def _response_from_record(record, path: str, offset: int, max_bytes: int, fh=Non
     )
 
 
-def _records(path: Path):
-    """(record, iterator) for every record of a WARC file; a bad file is an InputError naming it.
+class _Committed:
+    """A read-only file that ends at `limit`: the part of a WARC file its crawl's log committed."""
+
+    def __init__(self, fh, limit: int):
+        self.fh, self.limit = fh, limit
+
+    def read(self, size: int = -1) -> bytes:
+        left = self.limit - self.fh.tell()
+        if left <= 0:
+            return b""
+        return self.fh.read(left if size is None or size < 0 else min(size, left))
+
+    def tell(self) -> int:
+        return self.fh.tell()
+
+
+def committed_limits(wdir: Path) -> dict[str, int]:
+    """{file name: committed bytes} for the WARC files a `webtext fetch` crawl wrote into `wdir`
+    (an OUT/warc folder with crawl journals); empty for any other folder.
+
+    Readers stop there: what lies past it was written by a crawl that died (or is still running)
+    before its log committed it, and the next run's recovery removes it (warc.py). So a folder a
+    killed crawl left behind reads the same before and after its rerun."""
+    journals = sorted(wdir.glob(".journal-*.json"))
+    if not journals:
+        return {}
+    import json
+
+    sizes: dict[str, int] = {}
+    if (wdir.parent / "log").is_dir():
+        from webtext.fetch.log import committed_warc_sizes
+
+        sizes = {rel.rsplit("/", 1)[-1]: n for rel, n in committed_warc_sizes(wdir.parent).items()}
+    limits: dict[str, int] = {}
+    for jpath in journals:
+        try:
+            files = json.loads(jpath.read_text(encoding="utf-8")).get("files", {})
+        except (OSError, ValueError):
+            continue
+        for rel, n in files.items():
+            name = rel.rsplit("/", 1)[-1]
+            limits[name] = max(int(n), sizes.get(name, 0))
+    return limits
+
+
+def _records(path: Path, limit: int | None = None):
+    """(record, iterator) for every record of a WARC file (up to `limit` bytes: committed_limits);
+    a bad file is an InputError naming it.
 
     Take a record's offset with `iterator.get_record_offset()` *after* reading what you need of
     it: warcio finds the offset by reading the record to its end."""
     try:
         if path.stat().st_size == 0:
             raise InputError("empty file (0 bytes): not a WARC file", path=str(path))
-        with open(path, "rb") as fh:
+        with open(path, "rb") as raw:
+            fh = raw if limit is None else _Committed(raw, limit)
             it = ArchiveIterator(fh)
             try:
                 for record in it:
@@ -197,11 +244,22 @@ def _records(path: Path):
         raise InputError(f"cannot read WARC file: {exc}", path=str(path)) from None
 
 
+def _committed_files(paths):
+    """(path, limit) for each WARC file `paths` name; limit None where there is no crawl journal."""
+    cache: dict[Path, dict[str, int]] = {}
+    for path in _expand(paths):
+        folder = path.parent.resolve()
+        if folder not in cache:
+            cache[folder] = committed_limits(folder)
+        yield path, cache[folder].get(path.name)
+
+
 def iter_warc_responses(paths, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[WarcResponse]:
     """Every response (and revisit) record of the given WARC files (folders expand to their
-    *.warc.gz and *.warc), in order. Empty, unreadable or non-WARC files raise InputError."""
-    for path in _expand(paths):
-        for record, it in _records(path):
+    *.warc.gz and *.warc), in order, up to what a fetch log committed (committed_limits).
+    Empty, unreadable or non-WARC files raise InputError."""
+    for path, limit in _committed_files(paths):
+        for record, it in _records(path, limit):
             if record.rec_type == "response" or (record.rec_type == "revisit" and record.http_headers is not None):
                 response = _response_from_record(record, str(path), -1, max_bytes)
                 response.warc_offset = it.get_record_offset()  # after the body was read (see _records)
@@ -259,8 +317,9 @@ class ArchiveIndex:
         from w3lib.url import safe_url_string  # the spelling Scrapy gives request URLs
 
         self.locations: dict[str, tuple[str, int]] = {}
-        for path in check_warc_files(paths):
-            for record, it in _records(path):
+        check_warc_files(paths)
+        for path, limit in _committed_files(paths):
+            for record, it in _records(path, limit):
                 if record.rec_type in ("response", "revisit") and record.http_headers is not None:
                     uri = record.rec_headers.get_header("WARC-Target-URI")
                     loc = (str(path.resolve()), it.get_record_offset())
