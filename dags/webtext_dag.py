@@ -13,6 +13,21 @@ earlier one finished (a retried or re-run task resumes rather than redoes). Then
 trained on the shards, the shards are tokenized into `train.bin`/`val.bin`, and GPT-2 is trained
 when `train_gpt2` is true (otherwise the task exits 99, which Airflow records as skipped).
 
+Operations:
+
+- **Retries with backoff.** Every task is retried (`RETRIES`, first after `RETRY_DELAY`, doubling up
+  to `MAX_RETRY_DELAY`): the build resumes from its completion markers, the fetch from its log, and
+  GPT-2 training from its checkpoint, so a retry continues rather than redoes.
+- **Execution timeouts** per task (`TIMEOUTS`): a hung crawl or a stuck worker fails the try (and
+  is retried) instead of holding the run forever. Sized for a full WebText build on one machine;
+  change them here for other scales.
+- **A pool for the fetch task** (`FETCH_POOL`, one slot): two DAG runs never crawl at the same time,
+  so per-site politeness holds across runs. Create it once:
+  `airflow pools set webtext_fetch 1 "webtext: one crawl at a time"`.
+- **Assets** (Airflow 3's datasets): `build_shards` updates `SHARDS_ASSET` and `tokenize` updates
+  `TOKENS_ASSET`, with the folder as the event's `extra["path"]`, so downstream DAGs can run on
+  them: `schedule=[Asset("webtext_shards", uri="webtext://shards")]`.
+
 Params (trigger with `airflow dags trigger webtext --conf '{"until": "2017-12", ...}'`):
 
 | param | meaning |
@@ -33,12 +48,28 @@ from __future__ import annotations
 
 import os
 import shlex
+from datetime import timedelta
 from pathlib import Path
 
-from airflow.sdk import DAG, Param, get_current_context, task
+from airflow.sdk import DAG, Asset, Param, get_current_context, task
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CLI = str(REPO / ".venv" / "bin" / "webtext")
+
+RETRIES = 3
+RETRY_DELAY = timedelta(minutes=1)
+MAX_RETRY_DELAY = timedelta(minutes=30)
+TIMEOUTS = {
+    "harvest": timedelta(hours=6),
+    "fetch": timedelta(hours=72),
+    "build_shards": timedelta(hours=24),
+    "train_tokenizer": timedelta(hours=12),
+    "tokenize": timedelta(hours=12),
+    "train_gpt2": timedelta(days=7),  # a retry resumes from the last checkpoint
+}
+FETCH_POOL = "webtext_fetch"
+SHARDS_ASSET = Asset(name="webtext_shards", uri="webtext://shards")
+TOKENS_ASSET = Asset(name="webtext_tokens", uri="webtext://tokens")
 
 
 def _cli(params: dict) -> str:
@@ -69,6 +100,11 @@ def _params() -> dict:
     return get_current_context()["params"]
 
 
+def _announce(asset: Asset, path: Path) -> None:
+    """Put the folder into the asset event this task emits when it succeeds."""
+    get_current_context()["outlet_events"][asset].extra = {"path": str(path)}
+
+
 with DAG(
     dag_id="webtext",
     description="Rebuild WebText: Reddit links -> fetch -> extract/clean/dedup -> shards -> BPE -> tokens -> GPT-2",
@@ -77,7 +113,12 @@ with DAG(
     max_active_runs=1,
     tags=["webtext"],
     doc_md=__doc__,
-    default_args={"retries": 0},
+    default_args={
+        "retries": RETRIES,
+        "retry_delay": RETRY_DELAY,
+        "retry_exponential_backoff": True,
+        "max_retry_delay": MAX_RETRY_DELAY,
+    },
     params={
         "until": Param("2017-12", type="string", pattern=r"^\d{4}-\d{2}$", description="last month of submissions (YYYY-MM)"),
         "inputs": Param([], type="array", items={"type": "string"}, description="Pushshift dumps; empty = the embedded sample"),
@@ -95,19 +136,20 @@ with DAG(
     },
 ) as dag:
 
-    @task.bash
+    @task.bash(execution_timeout=TIMEOUTS["harvest"])
     def harvest() -> str:
         return build_command(_params(), stop_after="harvest")
 
-    @task.bash
+    @task.bash(execution_timeout=TIMEOUTS["fetch"], pool=FETCH_POOL, pool_slots=1)
     def fetch() -> str:
         return build_command(_params(), stop_after="fetch")
 
-    @task.bash
+    @task.bash(execution_timeout=TIMEOUTS["build_shards"], outlets=[SHARDS_ASSET])
     def build_shards() -> str:
+        _announce(SHARDS_ASSET, _out(_params()) / "shards")
         return build_command(_params())
 
-    @task.bash
+    @task.bash(execution_timeout=TIMEOUTS["train_tokenizer"])
     def train_tokenizer() -> str:
         params = _params()
         out = _out(params)
@@ -116,16 +158,17 @@ with DAG(
             "--vocab-size", str(int(params["vocab_size"])),
         ])
 
-    @task.bash
+    @task.bash(execution_timeout=TIMEOUTS["tokenize"], outlets=[TOKENS_ASSET])
     def tokenize() -> str:
         params = _params()
         out = _out(params)
+        _announce(TOKENS_ASSET, out / "tokens")
         return shlex.join([
             _cli(params), "tokenize", "--shards", str(out / "shards"), "--tokenizer", str(out / "tokenizer"),
             "--out", str(out / "tokens"), "--val-permille", str(int(params["val_permille"])),
         ])
 
-    @task.bash(skip_on_exit_code=99)
+    @task.bash(skip_on_exit_code=99, execution_timeout=TIMEOUTS["train_gpt2"])
     def train_gpt2() -> str:
         params = _params()
         if not params.get("train_gpt2"):

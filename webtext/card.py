@@ -31,7 +31,8 @@ CARD = "README.md"
 PRETTY_NAME = "WebText rebuild"
 # The Hub's size buckets (size_categories), by document count.
 _SIZE_BUCKETS = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
-                 (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")]
+                 (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (10**9, "100M<n<1B"), (10**10, "1B<n<10B"),
+                 (10**11, "10B<n<100B"), (10**12, "100B<n<1T")]
 TOP_DOMAINS = 20
 _LENGTH_BINS = [0, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 10**12]
 
@@ -137,7 +138,7 @@ def size_category(documents: int) -> str:
     for limit, name in _SIZE_BUCKETS:
         if documents < limit:
             return name
-    return "n>1B"
+    return "n>1T"
 
 
 def shards_glob(manifest: dict) -> str:

@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "webtext.clean_cli",
     "webtext.tokenizer.cli",
     "webtext.gpt2.cli",
+    "webtext.publish",
     "webtext.checks.cli",
 )
 

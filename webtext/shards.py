@@ -165,7 +165,7 @@ def _write_parquet_atomic(table, path: Path) -> None:
             tmp.unlink()
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -256,7 +256,7 @@ def write_shard(docs: Iterable[dict], path: str | os.PathLike) -> dict:
         "file": path.name,
         "rows": len(group),
         "bytes": path.stat().st_size,
-        "sha256": _sha256(path),
+        "sha256": sha256_file(path),
         "text_bytes": sum(len((d.get("text") or "").encode("utf-8")) for d in group),
         "n_chars": sum(len(d.get("text") or "") for d in group),
         "n_words": sum(len((d.get("text") or "").split()) for d in group),
@@ -501,7 +501,7 @@ def read_shards(out_dir: str | os.PathLike, *, verify: bool = True):
         path = out / info["file"]
         if not path.is_file():
             raise InputError("shard listed in the manifest is missing", path=str(path))
-        if verify and _sha256(path) != info["sha256"]:
+        if verify and sha256_file(path) != info["sha256"]:
             raise InputError("shard does not match its sha256 in the manifest", path=str(path))
         try:
             table = pq.read_table(path)

@@ -53,6 +53,10 @@ def airflow_env(tmp_path_factory):
     migrate = subprocess.run([str(AIRFLOW_PY), "-m", "airflow", "db", "migrate"], env=env, cwd=home,
                              capture_output=True, text=True, timeout=300)
     assert migrate.returncode == 0, migrate.stderr[-3000:]
+    # the fetch task's pool, created once as the DAG's docstring tells users to
+    pool = subprocess.run([str(AIRFLOW_PY), "-m", "airflow", "pools", "set", "webtext_fetch", "1", "webtext: one crawl at a time"],
+                          env=env, cwd=home, capture_output=True, text=True, timeout=300)
+    assert pool.returncode == 0, pool.stderr[-3000:]
     return env
 
 
@@ -72,9 +76,25 @@ def test_dagbag_has_no_import_errors(airflow_env):
     assert result["dags"] == ["webtext"]
 
 
+def test_dagbag_retries_timeouts_pool_and_assets(airflow_env):
+    """Issue 15 point 9, as the DagBag loads the DAG: every task retried with exponential backoff and
+    bounded by a timeout, the fetch in its pool, shards and tokens declared as Assets."""
+    tasks = run_dag(airflow_env, [])["tasks"]
+    assert set(tasks) == {"harvest", "fetch", "build_shards", "train_tokenizer", "tokenize", "train_gpt2"}
+    for name, t in tasks.items():
+        assert t["retries"] >= 2 and t["backoff"] and t["retry_delay"] > 0 and t["max_retry_delay"] > t["retry_delay"], name
+        assert t["timeout"] and t["timeout"] > 0, name
+    assert tasks["fetch"]["pool"] == "webtext_fetch" and tasks["fetch"]["pool_slots"] == 1
+    assert {n: t["pool"] for n, t in tasks.items() if n != "fetch"} == {n: "default_pool" for n in tasks if n != "fetch"}
+    assert tasks["build_shards"]["outlets"] == ["webtext_shards"]
+    assert tasks["tokenize"]["outlets"] == ["webtext_tokens"]
+    assert tasks["train_gpt2"]["timeout"] > tasks["tokenize"]["timeout"]
+
+
 def test_dag_runs_on_the_embedded_sample(airflow_env, tmp_path):
     out = tmp_path / "out"
-    base = {"until": "2017-12", "output": str(out), "workers": 2, "vocab_size": 400, "val_permille": 250}
+    # val_permille is left at its default: a 9-document corpus must still get a validation split
+    base = {"until": "2017-12", "output": str(out), "workers": 2, "vocab_size": 400}
     train = {**base, "train_gpt2": True, "gpt2_model": "gpt2-tiny", "gpt2_max_steps": 2,
              "gpt2_args": "--block-size 64 --batch-size 4 --total-batch-tokens 256 --eval-interval 2 --eval-iters 1 "
                           "--warmup-steps 1 --no-compile --device cpu"}
@@ -90,6 +110,7 @@ def test_dag_runs_on_the_embedded_sample(airflow_env, tmp_path):
     assert first["tasks"] == {**{t: "success" for t in build_tasks}, "train_gpt2": "skipped"}
     assert second["state"] == "success", second
     assert second["tasks"] == {**{t: "success" for t in build_tasks}, "train_gpt2": "success"}
+    assert first["assets"] == [["webtext_shards", str(out / "shards")], ["webtext_tokens", str(out / "tokens")]]
 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["totals"]["documents"] == 9
