@@ -154,13 +154,14 @@ def apply_speed_options(model: GPT, cfg: TrainConfig, device: torch.device, use_
 def convert_to_fp8(model: GPT, device: torch.device) -> None:
     """Float8 matmuls (torchao float8 training, dynamic tensorwise scaling) in every Linear of the
     blocks; the tied embedding / lm_head matrix stays in bf16. Master weights, optimizer state and
-    checkpoints are unchanged (plain float32 parameters)."""
+    checkpoints are unchanged (plain float32 parameters, same names). On a CPU torch's reference FP8
+    matmul runs it (for checks, not for speed)."""
+    if device.type == "cuda" and torch.cuda.get_device_capability(device) < (8, 9):
+        raise ConfigError("--fp8 needs a GPU with FP8 tensor cores (compute capability 8.9+: L4, L40S, H100, H200)")
     try:
         from torchao.float8 import convert_to_float8_training
     except ImportError:
-        raise ConfigError("--fp8 needs torchao (pip install torchao) and an FP8 GPU (compute capability 8.9+)") from None
-    if device.type != "cuda" or torch.cuda.get_device_capability(device) < (8, 9):
-        raise ConfigError("--fp8 needs a GPU with FP8 tensor cores (compute capability 8.9+: L4, L40S, H100, H200)")
+        raise ConfigError("--fp8 needs torchao (pip install torchao; the project pins 0.18.0)") from None
     convert_to_float8_training(model.transformer.h)
 
 
