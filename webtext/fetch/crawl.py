@@ -109,20 +109,23 @@ def _crawl_main(job_path: str) -> int:
     from webtext.fetch.spider import FetchSpider
 
     process = CrawlerProcess(scrapy_settings(opts))
-    process.crawl(FetchSpider, urls=todo, out_dir=str(out_dir), opts=opts.to_dict())
+    process.crawl(FetchSpider, urls=todo, out_dir=str(out_dir), opts=opts.to_dict(), submitted=job.get("submitted"))
     process.start()
     return 0
 
 
-def start_crawl(urls: list[str], out_dir, opts: FetchOptions | None = None, **popen_kwargs) -> subprocess.Popen:
-    """Start the crawl process for `urls` (the caller waits on it); used by `fetch_urls` and tests."""
+def start_crawl(urls: list[str], out_dir, opts: FetchOptions | None = None, submitted: dict | None = None,
+                **popen_kwargs) -> subprocess.Popen:
+    """Start the crawl process for `urls` (the caller waits on it); used by `fetch_urls` and tests.
+    `submitted` maps URLs to their first submission time (Unix s), which archive sources use."""
     opts = opts or FetchOptions()
     out_dir = Path(out_dir).resolve()
     jobs = out_dir / ".jobs"
     jobs.mkdir(parents=True, exist_ok=True)
     job = jobs / f"job-{os.getpid()}-{secrets.token_hex(4)}.json"
     tmp = job.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"out_dir": str(out_dir), "opts": opts.to_dict(), "urls": list(urls)}), encoding="utf-8")
+    job_data = {"out_dir": str(out_dir), "opts": opts.to_dict(), "urls": list(urls), "submitted": submitted or {}}
+    tmp.write_text(json.dumps(job_data), encoding="utf-8")
     os.replace(tmp, job)
     env = dict(os.environ)
     env.setdefault("PYTHONHASHSEED", "0")
@@ -131,7 +134,7 @@ def start_crawl(urls: list[str], out_dir, opts: FetchOptions | None = None, **po
     return proc
 
 
-def fetch_urls(urls: list[str], out_dir, opts: FetchOptions | None = None) -> list[dict]:
+def fetch_urls(urls: list[str], out_dir, opts: FetchOptions | None = None, submitted: dict | None = None) -> list[dict]:
     """Fetch `urls` into out_dir (WARC + log), skipping URLs already logged; return their log rows.
 
     Runs Scrapy in a child process, so it can be called repeatedly from one process (one batch
@@ -140,11 +143,15 @@ def fetch_urls(urls: list[str], out_dir, opts: FetchOptions | None = None) -> li
     """
     opts = opts or FetchOptions()
     urls = list(dict.fromkeys(urls))
+    if opts.source != "live":
+        from webtext.fetch.settings import scrapy_settings
+
+        scrapy_settings(opts)  # a bad source, crawl name or endpoint is a ConfigError here, before any crawl
     if opts.replay:
         from webtext.fetch.replay import check_warc_files
 
         check_warc_files(opts.replay)  # a missing, empty or non-WARC file: input error before any crawl starts
-    proc = start_crawl(urls, out_dir, opts)
+    proc = start_crawl(urls, out_dir, opts, submitted)
     error_file = Path(proc.job_path).with_suffix(".error")
     try:
         rc = proc.wait()
@@ -167,6 +174,23 @@ def fetch_urls(urls: list[str], out_dir, opts: FetchOptions | None = None) -> li
         missing = sorted(set(urls) - {r["url"] for r in rows})
         raise WebtextError(f"{len(missing)} URL(s) have no fetch-log row after the crawl, e.g. {missing[0]}")
     return rows
+
+
+def read_links_submitted(links: str | os.PathLike) -> dict[str, int]:
+    """url -> first submission time (Unix s) from the links table's `first_created_utc`, when it has one
+    (archive sources choose captures by it; without it they take the latest capture)."""
+    import pyarrow.parquet as pq
+
+    path = Path(links)
+    files = [path] if path.is_file() else (sorted((path / "links").glob("*.parquet")) or sorted(path.glob("*.parquet")))
+    out: dict[str, int] = {}
+    for f in files:
+        if "first_created_utc" in pq.read_schema(f).names:
+            t = pq.read_table(f, columns=["url", "first_created_utc"])
+            for url, ts in zip(t.column("url").to_pylist(), t.column("first_created_utc").to_pylist()):
+                if isinstance(url, str) and ts is not None:
+                    out[url] = int(ts)
+    return out
 
 
 def read_links_urls(links: str | os.PathLike) -> list[str]:

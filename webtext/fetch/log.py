@@ -17,6 +17,8 @@ Columns (DESIGN.md's contract first, then diagnostics):
 | `ip` | the address actually connected to |
 | `attempts`, `redirects` | download attempts for the last hop (1 + retries) and redirects followed |
 | `elapsed_s`, `latency_s` | seconds from the first request reaching the downloader to the outcome; download time of the last hop |
+| `source` | where the response came from: `live`, `wayback`, `commoncrawl` (archive.py) or `replay` |
+| `capture_time` | when the last response was captured: the archive's capture time, the replayed record's `WARC-Date`, or the fetch time of a live response (null when nothing answered) |
 
 Exactly once, even under `kill -9`: rows are buffered and committed as a Parquet part
 (`log/part-....parquet`) written to a temporary name, fsynced and renamed. Before a part is
@@ -72,6 +74,8 @@ SCHEMA = pa.schema(
         ("redirects", pa.int32()),
         ("elapsed_s", pa.float64()),
         ("latency_s", pa.float64()),
+        ("source", pa.string()),
+        ("capture_time", pa.timestamp("s", tz="UTC")),
     ]
 )
 COLUMNS = SCHEMA.names

@@ -519,6 +519,11 @@ class ArchiveMiddleware:
             ip_address=str(response.ip_address) if response.ip_address else None,
             truncated="length" if "download_stopped" in (response.flags or ()) else None,
         )
+        capture = request.meta.get("webtext_capture")
+        if capture is not None and capture.get("fields"):  # served by a web archive (archive.py)
+            from webtext.fetch.archive import capture_exchange
+
+            exchange = capture_exchange(exchange, capture)
         if chain is not None:
             chain.append(exchange)
         else:

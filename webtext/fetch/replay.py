@@ -55,6 +55,7 @@ class WarcResponse:
     role: str | None = None  # WebText-Role: final | hop | robots (None: not written by webtext fetch)
     outcome: str | None = None  # WebText-Outcome on a final record: kept, or the log's error class
     revisit: bool = False  # a revisit record, read through to its original's body
+    date: str | None = None  # WARC-Date: when it was fetched (or captured, for an archive source)
 
     def text(self) -> str:
         from webtext.fetch.charset import decode_html
@@ -171,6 +172,7 @@ def _response_from_record(record, path: str, offset: int, max_bytes: int, fh=Non
         role=rec.get_header(F_ROLE),
         outcome=rec.get_header(F_OUTCOME),
         revisit=revisit,
+        date=rec.get_header("WARC-Date"),
     )
 
 
@@ -369,6 +371,7 @@ class ReplayDownloadHandler:
                 headers.appendlist(name, value)
         headers["Content-Length"] = str(len(raw))
         request.meta["webtext_replayed_from"] = loc
+        request.meta["webtext_capture"] = {"source": "replay", "time": archived.date}
         cls = responsetypes.from_args(headers=headers, url=request.url, body=raw)
         ip = archived.ip_address
         return cls(

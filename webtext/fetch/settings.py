@@ -54,6 +54,15 @@ class FetchOptions:
     autothrottle_start_delay: float = 1.0
     download_delay: float = 0.0  # minimum delay between requests to one host
     replay: list[str] | None = None  # WARC files to serve responses from instead of the network
+    # Web archives (archive.py): "live", "wayback", "commoncrawl[:CRAWL,...]" or "archive-then-live".
+    source: str = "live"
+    archive_endpoint: str | None = None  # pywb collection / Wayback URL, or the Common Crawl index server
+    archive_data_endpoint: str | None = None  # Common Crawl's data host (range requests on its WARC files)
+    cc_index_table: str | None = None  # Common Crawl's columnar index (Parquet), joined instead of index queries
+    archive_window_days: float = 30.0  # cdx.py: captures before the submission within this window come first
+    archive_rate: float | None = None  # requests/s to the index / playback host (None: the archive's guidance)
+    archive_data_rate: float | None = None  # requests/s to Common Crawl's data host
+    archive_data_concurrency: int | None = None  # requests at a time to the data host
     warc_max_bytes: int = 2**30  # a WARC file is closed and a new one opened past this size
     commit_rows: int = 200  # log rows per committed Parquet part ...
     commit_seconds: float = 5.0  # ... or fewer, when this many seconds have passed
@@ -140,5 +149,9 @@ def scrapy_settings(opts: FetchOptions) -> dict:
         settings["DOWNLOAD_HANDLERS"].update({"http": handler, "https": handler})
         settings["WEBTEXT_REPLAY"] = list(opts.replay or [])
         settings["RETRY_ENABLED"] = False  # an archive answers the same way every time
+    if opts.source != "live":
+        from webtext.fetch.archive import apply_archive_settings
+
+        apply_archive_settings(opts, settings)
     settings.update(opts.extra_settings)
     return settings

@@ -42,6 +42,7 @@ from twisted.internet import task
 from twisted.internet.defer import CancelledError
 from twisted.internet.defer import TimeoutError as TxTimeoutError
 
+from webtext.fetch.archive import ArchiveError, ArchiveMiss
 from webtext.fetch.charset import detect_charset, is_html
 from webtext.fetch.log import FetchLog, make_row
 from webtext.fetch.middlewares import ForbiddenAddress, ForbiddenScheme, RobotsUnreachable, headers_too_large
@@ -74,6 +75,10 @@ def classify_failure(exc: BaseException) -> str:
         return "forbidden_scheme"
     if isinstance(exc, NotInArchive):
         return "not_in_archive"
+    if isinstance(exc, ArchiveMiss):
+        return "archive_redirect_miss" if exc.redirect_hop else "archive_miss"
+    if isinstance(exc, ArchiveError):
+        return "archive_error"
     if isinstance(exc, IgnoreRequest):
         if "robots.txt" in msg:
             return "robots_disallowed"
@@ -106,15 +111,30 @@ def classify_failure(exc: BaseException) -> str:
     return "download_error"
 
 
+def _capture_time(meta):
+    """When the last response was captured: an archive's capture, a replayed record's WARC-Date,
+    now for a live response (its records are written with the row), None when nothing answered."""
+    from datetime import datetime, timezone
+
+    capture = meta.get("webtext_capture")
+    if capture and capture.get("time"):
+        return datetime.fromisoformat(capture["time"].replace("Z", "+00:00"))
+    return datetime.now(timezone.utc) if meta.get("webtext_set") else None
+
+
 class FetchSpider(scrapy.Spider):
     name = "webtext_fetch"
 
-    def __init__(self, urls: list[str], out_dir: str, opts: dict, **kwargs):
+    def __init__(self, urls: list[str], out_dir: str, opts: dict, submitted: dict | None = None, **kwargs):
         super().__init__(**kwargs)
         self.urls = list(urls)
+        self.submitted = submitted or {}  # url -> first submission (Unix s): archive sources pick captures by it
         self.out_dir = Path(out_dir).resolve()
         self.opts = FetchOptions.from_dict(opts)
         self.replay = bool(self.opts.replay)
+        from webtext.fetch.archive import parse_source
+
+        self.archive = parse_source(self.opts.source).archive  # 'wayback', 'commoncrawl' or None
         # The spider owns the writers; middlewares reach them through crawler.spider.
         self.warc = None if self.replay else RollingWarcWriter(self.out_dir, self.opts.warc_max_bytes)
         self.fetch_log = FetchLog(
@@ -168,6 +188,10 @@ class FetchSpider(scrapy.Spider):
             "redirects": len(meta.get("redirect_urls", ())),
             "elapsed_s": round(time.monotonic() - t0, 4) if t0 else None,
             "latency_s": round(meta["download_latency"], 4) if meta.get("download_latency") is not None else None,
+            # where the response came from and when it was captured (archive.py, replay.py)
+            "source": (meta.get("webtext_capture") or {}).get("source")
+            or (self.archive if meta.get("webtext_via_archive") else "replay" if self.replay else "live"),
+            "capture_time": _capture_time(meta),
         }
 
     def parse(self, response):
@@ -211,6 +235,10 @@ class FetchSpider(scrapy.Spider):
         exc = failure.value
         meta = request.meta
         url = meta["webtext_url"]
+        if isinstance(exc, ArchiveMiss) and not exc.redirect_hop and self.opts.source == "archive-then-live":
+            # never captured: fetch it live (a live request: robots.txt, retries; archive.py)
+            return [scrapy.Request(url, callback=self.parse, errback=self.failed, dont_filter=True,
+                                   meta={"webtext_url": url, "webtext_set": [], "webtext_live": True})]
         response = getattr(exc, "response", None)
         status = response.status if response is not None else None
         chain = meta.get("webtext_set") or []

@@ -26,6 +26,7 @@ fields (WARC 1.1 allows other named fields; `warcio check` and pywb ignore them)
 | `WebText-Role` | every response | `final` (the record the log row points at), `hop` (an earlier hop or attempt), `robots` |
 | `WebText-Outcome` | the `final` response | `kept`, or the log row's error class |
 | `WebText-Refers-To-Filename`, `-Offset` | revisit records | where the original record is (same folder) |
+| `WebText-Archive-Source`, `WebText-Capture-URI`, `WebText-Submitted`, `WebText-Capture-Filename`, `-Offset`, `-Length` | responses fetched from a web archive | which archive capture the record is (archive.py); its `WARC-Date` is the capture time |
 
 **Revisits.** A payload already archived in the same WARC file (same `WARC-Payload-Digest`) is
 written as a `revisit` record of the identical-payload-digest profile: the HTTP headers only,
