@@ -36,6 +36,8 @@ Params (trigger with `airflow dags trigger webtext --conf '{"until": "2017-12", 
 | `inputs` | Pushshift dump files/folders; empty = the embedded sample |
 | `replay` | WARC files/folders to replay as the fetch source (the sample's own archive when empty) |
 | `live_fetch` | crawl the real web instead of replaying |
+| `source` | fetch source: `live`, `wayback`, `commoncrawl[:CRAWL,...]`, `archive-then-live` ('' = replay / `live_fetch`); docs/fetch.md |
+| `archive_endpoint` | with an archive source: a pywb collection or CDX server instead of the public archive ('' = the public one) |
 | `output` | the build folder (shards/, manifest.json, README.md; tokenizer/, tokens/, gpt2/ are added) |
 | `workers` | local Beam workers (0 = one per CPU) |
 | `vocab_size` | BPE vocabulary size including `<|endoftext|>` |
@@ -85,7 +87,11 @@ def build_command(params: dict, stop_after: str | None = None) -> str:
     args = [_cli(params), "build", "--until", str(params["until"]), "--out", str(_out(params))]
     if params.get("inputs"):
         args += ["--dumps", *map(str, params["inputs"])]
-    if params.get("live_fetch"):
+    if params.get("source"):
+        args += ["--source", str(params["source"])]
+        if params.get("archive_endpoint"):
+            args += ["--archive-endpoint", str(params["archive_endpoint"])]
+    elif params.get("live_fetch"):
         args.append("--live-fetch")
     elif params.get("replay"):
         args += ["--replay", *map(str, params["replay"])]
@@ -124,6 +130,9 @@ with DAG(
         "inputs": Param([], type="array", items={"type": "string"}, description="Pushshift dumps; empty = the embedded sample"),
         "replay": Param([], type="array", items={"type": "string"}, description="WARC archives to replay as the fetch source"),
         "live_fetch": Param(False, type="boolean", description="crawl the real web"),
+        "source": Param("", type="string", pattern=r"^(|live|wayback|archive-then-live|commoncrawl(:[A-Z0-9,-]+)?)$",
+                        description="fetch source: live, wayback, commoncrawl[:CRAWL,...], archive-then-live ('' = replay)"),
+        "archive_endpoint": Param("", type="string", description="archive URL for an archive source ('' = the public archive)"),
         "output": Param(str(REPO / "webtext-out"), type="string", description="the build folder"),
         "workers": Param(0, type="integer", minimum=0, description="local Beam workers (0 = one per CPU)"),
         "vocab_size": Param(50257, type="integer", minimum=257, description="BPE vocabulary size"),

@@ -185,6 +185,11 @@ def _stage_transform(config: BuildConfig, stage: str):
 
         opts = FetchOptions.from_dict(config.fetch_options).to_dict()
         opts["replay"] = config.replay_archives()
+        if config.source:  # a web archive (or --source live): the archive's rate is shared by the buckets
+            from webtext.fetch.archive import share_rates
+
+            opts.update(source=config.source, archive_endpoint=config.archive_endpoint or opts.get("archive_endpoint"))
+            share_rates(opts, config.effective_buckets())
         if opts["replay"]:
             opts["replay"] = [os.path.abspath(p) if "://" not in p else p for p in opts["replay"]]
         return t.Fetch(store.stage_dir(config.out, "fetch"), opts, config.effective_buckets(), config.fetch_batch_size)

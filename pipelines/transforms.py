@@ -289,7 +289,8 @@ class FetchBuckets(beam.DoFn):
         for start in range(0, len(links), self.batch_size):
             batch = links[start : start + self.batch_size]
             try:
-                rows = fetch_urls([r["url"] for r in batch], local, opts)
+                submitted = {r["url"]: r["first_created_utc"] for r in batch if r.get("first_created_utc") is not None}
+                rows = fetch_urls([r["url"] for r in batch], local, opts, submitted)
             except ConfigError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the crawl process failed: the batch is a dead letter
@@ -375,7 +376,7 @@ def _extract(page: dict):
     fetch, link = page["fetch"], page["link"]
     response = read_page(fetch["warc_path"], int(fetch["warc_offset"]))
     final_url = fetch.get("final_url") or link["url"]
-    return document_from_page(link, final_url, response.text())
+    return document_from_page(link, final_url, response.text(), fetch=fetch)
 
 
 def extract_step() -> LibraryStep:

@@ -6,6 +6,7 @@
     webtext build --live --subreddit science --subreddit space --live-fetch
     webtext build --until 2017-12 --runner DaskRunner --workers 4    # a local Dask cluster for the run
     webtext build ... --runner DaskRunner --dask-address tcp://scheduler:8786
+    webtext build --until 2017-12 --dumps dumps/ --source wayback --out /data/webtext-2017
     webtext build ... --runner DataflowRunner --out gs://bucket/webtext --beam-option=--project=p ...
     webtext build --config build.toml --workers 8      # settings from a file; flags override it
 
@@ -50,6 +51,11 @@ def add_commands(sub) -> None:
     fetch = src.add_mutually_exclusive_group()
     fetch.add_argument("--live-fetch", action="store_true", default=None, help="crawl the real web (Scrapy) instead of replaying archives")
     fetch.add_argument("--replay", nargs="+", metavar="WARC", help="replay these WARC files/folders as the fetch source")
+    fetch.add_argument("--source", metavar="SOURCE",
+                       help="live, wayback, commoncrawl[:CRAWL,...] or archive-then-live: web archives give each link "
+                            "as it was when posted (docs/fetch.md); default: replay the sample's archive / --replay")
+    src.add_argument("--archive-endpoint", metavar="URL",
+                     help="with an archive --source: a pywb collection (http://host/COLL) or CDX server instead of the public archive")
     p.add_argument("--out", help="output folder, local or gs://bucket/path (default: ./webtext-out)")
     beam = p.add_argument_group("Beam")
     beam.add_argument("--runner",
@@ -95,7 +101,8 @@ def _options(values: list[str], flag: str) -> dict:
 # flag (argparse dest) -> BuildConfig field, for the flags that map one to one
 _FLAGS = {
     "until": "until", "dumps": "dumps", "live": "live", "subreddit": "subreddits", "live_limit": "live_limit",
-    "live_fetch": "live_fetch", "replay": "replay", "out": "out", "runner": "runner", "workers": "workers",
+    "live_fetch": "live_fetch", "replay": "replay", "source": "source",
+    "archive_endpoint": "archive_endpoint", "out": "out", "runner": "runner", "workers": "workers",
     "dask_address": "dask_address",
     "beam_option": "beam_args", "min_karma": "min_karma", "keep_nsfw": "keep_nsfw", "karma_rule": "karma_rule",
     "on_error": "on_error", "fetch_buckets": "fetch_buckets", "fetch_batch_size": "fetch_batch_size",

@@ -11,10 +11,12 @@ no need to hold the corpus in memory) and writes:
   built; the columns (names, types and descriptions read from the shards' Parquet schema, which
   `webtext.shards.DOCUMENT_COLUMNS` writes); documents, text bytes, estimated GPT-2 tokens,
   words, shards; the Reddit submission date range; the top domains (table and plot); the document
-  length distribution (table of percentiles and a histogram); every stage's read/kept counts and
+  length distribution (table of percentiles and a histogram); where the pages came from (share of
+  documents per fetch source: live, wayback, commoncrawl, replay) and how far each capture is from
+  the link's first Reddit submission (table and histogram); every stage's read/kept counts and
   each drop reason with its count (table and plot); the shard list with row counts and sha256; the
   package versions and the configuration.
-- `card/lengths.png`, `card/domains.png`, `card/drops.png`: matplotlib (Agg backend, no display),
+- `card/lengths.png`, `card/domains.png`, `card/capture_age.png`, `card/drops.png`: matplotlib (Agg backend, no display),
   written without timestamps so a rebuild gives identical files.
 
 Everything in the card comes from the manifest and the shards, so it cannot disagree with them.
@@ -73,9 +75,20 @@ def corpus_stats(out_dir: str | os.PathLike, manifest: dict) -> dict:
                 "(SELECT length(coalesce(text, '')) AS n_chars FROM docs)"
             ).fetchone()[0]
             quantiles = dict(zip(["min", "p10", "median", "p90", "p99", "max"], qs))
+        names = {d[0] for d in con.execute("SELECT * FROM docs LIMIT 0").description}
+        sources, ages = [], []
+        if "source" in names:  # shards written before the fetch source was recorded have no such column
+            sources = con.execute(
+                "SELECT coalesce(source, '(unknown)') AS s, count(*) FROM docs GROUP BY s ORDER BY count(*) DESC, s"
+            ).fetchall()
+            ages = con.execute(
+                "SELECT coalesce(source, '(unknown)'), (epoch(capture_time) - epoch(first_created_utc)) / 86400.0 FROM docs "
+                "WHERE capture_time IS NOT NULL AND first_created_utc IS NOT NULL ORDER BY 1, 2"
+            ).fetchall()
     finally:
         con.close()
-    return {"documents": n, "domains": domains, "n_domains": n_domains, "words": words, "char_quantiles": quantiles}
+    return {"documents": n, "domains": domains, "n_domains": n_domains, "words": words, "char_quantiles": quantiles,
+            "sources": sources, "capture_ages": ages}
 
 
 def _plots(folder: Path, stats: dict, manifest: dict) -> dict[str, str]:
@@ -105,6 +118,23 @@ def _plots(folder: Path, stats: dict, manifest: dict) -> dict[str, str]:
     ax.set_xlabel("documents")
     ax.set_title(f"Top {len(names)} domains")
     out["domains"] = _finish(plt, fig, folder, "domains.png")
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    by_source: dict[str, list[float]] = {}
+    for source, days in stats["capture_ages"]:
+        by_source.setdefault(source, []).append(days)
+    if by_source:
+        lo = min(min(v) for v in by_source.values())
+        hi = max(max(v) for v in by_source.values())
+        bins = np.linspace(min(lo, -1.0), max(hi, 1.0), 40)
+        for source, days in sorted(by_source.items()):
+            ax.hist(days, bins=bins, alpha=0.6, label=f"{source} ({len(days)})")
+        ax.legend()
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("capture time - first Reddit submission (days)")
+    ax.set_ylabel("documents")
+    ax.set_title("Capture age against submission time")
+    out["capture_age"] = _finish(plt, fig, folder, "capture_age.png")
 
     drops = [(f"{stage}: {reason}", n) for stage, reasons in manifest.get("drop_reasons", {}).items() for reason, n in reasons.items()]
     fig, ax = plt.subplots(figsize=(7, max(2.5, 0.3 * len(drops) + 1)))
@@ -216,6 +246,12 @@ def write_card(out_dir: str | os.PathLike, manifest: dict) -> Path:
     ]
     shard_rows = [[s["file"], _n(s["rows"]), _n(s["bytes"]), f"`{s['sha256']}`"] for s in manifest["shards"]]
     q = stats["char_quantiles"]
+    source_rows = [[s, _n(n), f"{100 * n / docs:.1f}%"] for s, n in stats["sources"]]
+    age_rows = []
+    for source in sorted({s for s, _ in stats["capture_ages"]}):
+        days = np.asarray([d for s, d in stats["capture_ages"] if s == source])
+        age_rows.append([source, _n(len(days)), f"{np.median(days):+.1f}", f"{np.mean(np.abs(days) <= 30) * 100:.0f}%",
+                         f"{np.mean(days <= 0) * 100:.0f}%"])
     package_rows = [[k, v or "-"] for k, v in manifest["packages"].items()]
     import json
 
@@ -260,6 +296,19 @@ Characters per document: {", ".join(f"{k} {_n(v)}" for k, v in q.items()) or "-"
 {_table(["domain", "documents", "share", "text bytes"], domain_rows)}
 
 ![top domains]({plots["domains"]})
+
+## Where the pages came from
+
+Fetch source of each document (`live`: the web at build time; `wayback`, `commoncrawl`: the web
+archive's capture closest to the link's first submission; `replay`: an earlier fetch's WARC files).
+
+{_table(["source", "documents", "share"], source_rows) if source_rows else "No fetch source recorded."}
+
+Capture time against the link's first Reddit submission, in days (negative: captured before it was posted):
+
+{_table(["source", "documents", "median days", "within 30 days", "captured before posting"], age_rows) if age_rows else "-"}
+
+![capture age against submission time]({plots["capture_age"]})
 
 ## What each stage kept and dropped
 

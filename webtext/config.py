@@ -10,9 +10,12 @@ Inputs, in order of precedence:
 - neither: the embedded sample (`webtext/sample/`): its dump, and its WARC archive replayed as the
   fetch stage's source, so the build runs offline.
 
-Fetching: `live_fetch=True` crawls the real web (Scrapy); otherwise the fetch stage replays WARC
-archives (`replay`; the sample's archive when the sample is the input). Real dumps with neither
-`live_fetch` nor `replay` are a configuration error rather than a silent crawl of the web.
+Fetching: `live_fetch=True` (or `source="live"`) crawls the real web (Scrapy);
+`source="wayback"`, `"commoncrawl[:CRAWL,...]"` or `"archive-then-live"` fetches each link's
+capture closest to its first submission from a web archive (webtext/fetch/archive.py;
+`archive_endpoint` points at another pywb / CDX archive); otherwise the fetch stage replays WARC
+archives (`replay`; the sample's archive when the sample is the input). Real dumps with no fetch
+source are a configuration error rather than a silent crawl of the web.
 
 Resumability: each stage's output carries the fingerprint of the settings it depends on
 (`stage_settings(stage)`); a rerun reuses a finished stage only when its fingerprint matches, so
@@ -53,6 +56,8 @@ class BuildConfig:
     live_limit: int | None = None            # submissions per subreddit from the live API (None: all it gives)
     live_fetch: bool = False
     replay: list[str] = field(default_factory=list)
+    source: str | None = None                 # fetch source; None: live_fetch / replay decide; else live|wayback|commoncrawl[:..]|archive-then-live
+    archive_endpoint: str | None = None       # the archive's URL (FetchOptions.archive_endpoint)
     out: str = "webtext-out"
     # Beam
     runner: str = "FnApiRunner"
@@ -108,9 +113,15 @@ class BuildConfig:
     def input_dumps(self) -> list[str]:
         return [str(SAMPLE_DUMP)] if self.uses_sample else list(self.dumps)
 
+    def effective_source(self) -> str:
+        """Where the fetch stage gets pages: `replay`, `live`, or a web archive source (archive.py)."""
+        if self.source:
+            return self.source
+        return "live" if self.live_fetch else "replay"
+
     def replay_archives(self) -> list[str] | None:
-        """WARC files the fetch stage replays, or None for a live crawl."""
-        if self.live_fetch:
+        """WARC files the fetch stage replays, or None for a live crawl or a web archive source."""
+        if self.live_fetch or self.source:
             return None
         if self.replay:
             return list(self.replay)
@@ -133,10 +144,19 @@ class BuildConfig:
             raise ConfigError("--live needs at least one --subreddit")
         if self.live_fetch and self.replay:
             raise ConfigError("--live-fetch crawls the web; it cannot be combined with --replay")
-        if not self.uses_sample and not self.live_fetch and not self.replay:
+        if self.source:
+            from webtext.fetch.archive import check_endpoint, parse_source  # light: stdlib only until used
+
+            parse_source(self.source)
+            check_endpoint(self.archive_endpoint, "--archive-endpoint")
+            if self.replay or (self.live_fetch and self.source != "live"):
+                raise ConfigError(f"--source {self.source} cannot be combined with --replay or --live-fetch")
+        if self.archive_endpoint and self.effective_source() in ("live", "replay"):
+            raise ConfigError("--archive-endpoint needs an archive source (--source wayback, commoncrawl or archive-then-live)")
+        if not self.uses_sample and not self.live_fetch and not self.replay and not self.source:
             raise ConfigError(
-                "real inputs need a fetch source: --live-fetch to crawl the web, or --replay WARC... "
-                "to replay archives (only the embedded sample has its own archive)"
+                "real inputs need a fetch source: --live-fetch (or --source live) to crawl the web, --source wayback|"
+                "commoncrawl for web archives, or --replay WARC... to replay archives (only the embedded sample has its own)"
             )
         for path in self.dumps + self.replay:
             if "://" not in path and not Path(path).exists():
@@ -178,7 +198,7 @@ class BuildConfig:
         """Every setting, JSON-ready, for the manifest (and for `from_dict`)."""
         d = asdict(self)
         d["input"] = "live" if self.live else "dumps" if self.dumps else "sample"
-        d["fetch_source"] = "live" if self.live_fetch else "replay"
+        d["fetch_source"] = self.effective_source()
         return d
 
     @classmethod
@@ -237,10 +257,14 @@ class BuildConfig:
             archives = self.replay_archives()
             # Buckets and batch size only decide how the work is split, not what it gives: they are
             # left out, so a rerun with another --workers reuses a finished fetch.
-            return {
+            settings = {
                 "source": "live" if archives is None else [_describe_input(p) for p in archives],
                 "options": self.fetch_options,
             }
+            if self.source:  # (only when set, so the fingerprint of a build without it is unchanged)
+                settings["source"] = self.source
+                settings["archive_endpoint"] = self.archive_endpoint
+            return settings
         if stage == "extract":
             return {}
         if stage == "clean":

@@ -81,6 +81,10 @@ DOCUMENT_COLUMNS = (
     ("score", "int64", "highest score (karma) of a submission that posted this URL"),
     ("score_sum", "int64", "sum of the scores of every submission that posted this URL"),
     ("n_submissions", "int64", "how many submissions posted this URL"),
+    ("source", "string", "where the page was fetched from: live (the web at build time), wayback or commoncrawl "
+     "(a web archive's capture closest to the first submission), replay (an earlier fetch's WARC files)"),
+    ("capture_time", "timestamp[ms, UTC]", "when the fetched response was captured: the archive's capture time, "
+     "the replayed record's WARC-Date, or the live fetch time"),
 )
 
 

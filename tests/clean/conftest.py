@@ -39,6 +39,8 @@ def doc(url: str, text, *, final_url: str | None = None, created: int | None = 1
         "score": score,
         "score_sum": score,
         "n_submissions": 1,
+        "source": "live",  # where the page was fetched from, and when (webtext.shards)
+        "capture_time": created,
     }
     row.update(extra)
     return row

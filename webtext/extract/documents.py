@@ -29,7 +29,9 @@ Newspaper's title, `text` the combined text, `extractor` says where the text cam
 (`combined`: both; `newspaper` or `dragnet`: one alone), `text_sha1` the SHA-1 of the UTF-8
 text, `n_chars` its length in characters and `n_words` its whitespace-separated words. The Reddit
 fields of the link row (`REDDIT_FIELDS`) are carried over unchanged (null when the input had no
-links table). Output rows are sorted by (url, final_url), so the same input gives the same file.
+links table). `source` and `capture_time` (Unix seconds) come from the fetch-log row (`--fetch` and
+the Beam pipeline): where the page was fetched from (`live`, `wayback`, `commoncrawl`, `replay`)
+and when it was captured (null for other inputs). Output rows are sorted by (url, final_url), so the same input gives the same file.
 
 **Inputs.** `--warc` reads WARC response records: a 2xx HTML record is a page at its
 `WARC-Target-URI`; a 3xx record is followed through the archive (up to `MAX_REDIRECTS` hops) to
@@ -252,8 +254,10 @@ def document_from_page(
     *,
     content_type: str | None = None,
     timeout: float | None = PAGE_TIMEOUT_S,
+    fetch: dict | None = None,
 ) -> tuple[dict | None, str | None]:
-    """The documents-table row for one fetched page, or (None, drop reason)."""
+    """The documents-table row for one fetched page, or (None, drop reason). `fetch` is the page's
+    fetch-log row (or any dict with its `source` and `capture_time`), carried into the row."""
     url = link.get("url") or final_url
     final_url = final_url or url
     try:
@@ -273,7 +277,23 @@ def document_from_page(
     }
     for key in REDDIT_FIELDS:
         row[key] = link.get(key)
+    row["source"], row["capture_time"] = fetch_origin(fetch)
     return row, None
+
+
+def fetch_origin(fetch: dict | None) -> tuple[str | None, int | None]:
+    """(source, capture time in Unix seconds) of a fetch-log row: where the page came from (live,
+    wayback, commoncrawl, replay) and when it was captured; the time may be a datetime or ISO text."""
+    if not fetch:
+        return None, None
+    when = fetch.get("capture_time")
+    if isinstance(when, str):
+        from datetime import datetime
+
+        when = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    if hasattr(when, "timestamp"):
+        when = when.timestamp()
+    return fetch.get("source"), (int(when) if when is not None else None)
 
 
 # ---- inputs ---------------------------------------------------------------------------------
@@ -289,6 +309,7 @@ class Page:
     content_type: str | None = None
     reason: str | None = None  # set: this record is dropped for that reason, not extracted
     source: str = ""  # where it came from, for the report samples
+    fetch: dict | None = None  # the fetch-log row (--fetch): its source and capture_time go into the document
 
 
 def iter_html_dir(folder: str | os.PathLike, urls: dict[str, str] | None = None) -> Iterator[Page]:
@@ -430,7 +451,8 @@ def iter_fetch_pages(fetch_dir: str | os.PathLike) -> Iterator[Page]:
             response = read_response(row["warc_path"], int(row["warc_offset"]))
         except Exception as exc:  # a missing or damaged archive: name it, do not crash the run
             raise InputError(f"cannot read the record for {row['url']}: {exc}", path=source) from None
-        yield Page(row["url"], row.get("final_url") or row["url"], response.body, row.get("content_type"), source=source)
+        yield Page(row["url"], row.get("final_url") or row["url"], response.body, row.get("content_type"), source=source,
+                   fetch=row)
 
 
 def read_links(path: str | os.PathLike) -> dict[str, dict]:
@@ -460,7 +482,8 @@ def _work(item: tuple[dict, Page]) -> tuple[dict | None, str | None, str]:
     link, page = item
     if page.reason:
         return None, page.reason, page.source or page.url
-    row, reason = document_from_page(link, page.final_url, page.html, content_type=page.content_type, timeout=_WORKER_TIMEOUT)
+    row, reason = document_from_page(link, page.final_url, page.html, content_type=page.content_type,
+                                     timeout=_WORKER_TIMEOUT, fetch=page.fetch)
     return row, reason, page.source or page.url
 
 

@@ -511,6 +511,19 @@ class ArchiveDownloadHandler:
         return _response_for(request, status, headers, body)
 
 
+def share_rates(opts: dict, n: int) -> dict:
+    """Divide the archive hosts' request rates (FetchOptions fields, in place) among `n` crawlers
+    that run at once (the build's fetch buckets), so that together they keep to the archive's limit."""
+    source = parse_source(opts.get("source"))
+    if source.archive is None or n <= 1:
+        return opts
+    index = WAYBACK_POLICY[0] if source.archive == "wayback" else CC_INDEX_POLICY[0]
+    opts["archive_rate"] = (opts.get("archive_rate") or index) / n
+    if source.archive == "commoncrawl":
+        opts["archive_data_rate"] = (opts.get("archive_data_rate") or CC_DATA_POLICY[0]) / n
+    return opts
+
+
 def capture_exchange(exchange, capture: dict):
     """The WARC exchange of an archived response (middlewares.ArchiveMiddleware): dated at the
     capture, the capture named in extension fields, no request record, no IP (not connected to)."""

@@ -110,15 +110,16 @@ def lookup_captures(index: str, urls, submitted: dict, crawls, redirect_limit: i
             if not todo:
                 break
             seen.update(todo)
-            links = pa.table({"url": todo, "host": [(urlsplit(u).hostname or "") for u in todo]})
-            con.register("links", links)
-            hosts = sorted(set(links.column("host").to_pylist()))
+            con.register("links", pa.table({"url": todo}))
+            # A short constant host list is pushed into the Parquet scan (row groups are skipped by their
+            # url_host_name statistics); for a long one the join's own filter pushdown does that work.
+            hosts = sorted({urlsplit(u).hostname or "" for u in todo}) if len(todo) <= 20_000 else []
             host_filter = ""
-            if len(hosts) <= 1000:  # a constant list is pushed into the scan; a long one is left to the join
+            if 0 < len(hosts) <= 1000:
                 host_filter = "AND i.url_host_name IN (" + ", ".join("'" + h.replace("'", "''") + "'" for h in hosts) + ")"
             try:
                 rows = con.execute(
-                    f"""SELECT i.url, epoch(i.fetch_time), i.fetch_status, i.fetch_redirect, i.content_mime_type,
+                    f"""SELECT i.url, strftime(make_timestamp(epoch_us(i.fetch_time)), '%Y%m%d%H%M%S'), i.fetch_status, i.fetch_redirect, i.content_mime_type,
                                i.content_digest, i.warc_filename, i.warc_record_offset, i.warc_record_length, i.crawl
                         FROM read_parquet('{src}', hive_partitioning = true) AS i
                         JOIN links AS l ON i.url = l.url
@@ -130,7 +131,7 @@ def lookup_captures(index: str, urls, submitted: dict, crawls, redirect_limit: i
             targets = []
             for url, t, status, redirect, mime, digest, fname, offset, length, crawl in rows:
                 cap = Capture(
-                    timestamp=datetime.fromtimestamp(float(t), tz=timezone.utc).strftime("%Y%m%d%H%M%S"),
+                    timestamp=t,
                     url=url, status=int(status) if status is not None else None, mime=mime or "", digest=digest or "",
                     filename=fname, offset=offset, length=length,
                 )
