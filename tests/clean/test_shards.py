@@ -74,7 +74,7 @@ def test_shards_read_back_with_pyarrow_and_duckdb(tmp_path, corpus):
     assert sorted(table.column("url").to_pylist()) == sorted(d["url"] for d in corpus)
     by_url = {r["url"]: r for r in table.to_pylist()}
     for d in corpus:  # every column survives the round trip (times come back as UTC datetimes)
-        want = {**d, "first_created_utc": datetime.fromtimestamp(d["first_created_utc"], tz=timezone.utc)}
+        want = {**d, **{k: datetime.fromtimestamp(d[k], tz=timezone.utc) for k in ("first_created_utc", "capture_time")}}
         assert {k: by_url[d["url"]][k] for k in d} == want
 
     con = duckdb.connect()

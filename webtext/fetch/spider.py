@@ -59,6 +59,7 @@ ERROR_CLASSES = (
     "dns_error", "connection_refused", "connection_lost", "timeout", "too_large", "headers_too_large",
     "too_many_redirects", "redirect_not_followed", "http_<status>", "non_html", "empty_body", "not_in_archive",
     "tls_error", "connect_error", "download_error", "internal_dropped", "ignored",
+    "archive_miss", "archive_redirect_miss", "archive_error",  # web archive sources (archive.py)
 )
 
 
