@@ -18,7 +18,8 @@ Rows (`--options` picks them; `--list` prints them):
   `nanogpt-accum2` and `webtext-accum2` (2 micro-batches of the base size per step);
 - `data-sync` / `data-prefetch`: batches from a token file through `TokenData`, with the loss read back
   every step as `webtext train` does (without / with the prefetch thread);
-- `combined`: every switch that beat `webtext` by more than 1% (the best of each group), together.
+- `combined`: every switch that beat `webtext` by more than 1% (the best of each group), together
+  (with `--mode both` its loss curve is checked too).
 
 Every timed step is a whole optimizer step: forward under bf16 autocast, loss, backward (over the
 micro-batches of the step), gradient clipping to 1.0, the AdamW step; random token ids drawn on the
@@ -68,11 +69,12 @@ from webtext.gpt2.model import GPT, config_for  # noqa: E402
 from webtext.gpt2.train import TrainConfig, apply_speed_options, configure_optimizer, get_lr, peak_flops  # noqa: E402
 
 # Each switch: the TrainConfig fields it sets, its group (the `combined` row takes the best of each
-# group), and what it needs. `slow`: minutes of compilation, left out unless named.
+# group), and what it needs. `slow`: minutes of compilation, or unlikely to pay: left out unless named.
 SWITCHES = {
     "attn-cudnn": dict(cfg=dict(attention="cudnn"), group="attention", cuda=True),
-    "attn-flash": dict(cfg=dict(attention="flash"), group="attention"),
-    "attn-efficient": dict(cfg=dict(attention="efficient"), group="attention", cuda=True),
+    # flash is what `auto` picks on Hopper (so about the base row); efficient is the older kernel
+    "attn-flash": dict(cfg=dict(attention="flash"), group="attention", slow=True),
+    "attn-efficient": dict(cfg=dict(attention="efficient"), group="attention", cuda=True, slow=True),
     "chunked-ce": dict(cfg=dict(loss_chunk=-1), group="loss"),  # -1: --loss-chunk rows
     "reduce-overhead": dict(cfg=dict(compile_mode="reduce-overhead"), group="compile", compile=True),
     "max-autotune-no-cudagraphs": dict(cfg=dict(compile_mode="max-autotune-no-cudagraphs"), group="compile",
@@ -195,6 +197,7 @@ class Bench:
         self.rows: list[dict] = []
         self.loss: dict = {}
         self.skipped: list[str] = []
+        self.combined: dict | None = None  # the switches of the `combined` row, for the loss check
         self.t0 = time.perf_counter()
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         slug = re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
@@ -486,6 +489,7 @@ def speed_mode(bench: Bench, args, options: list[str]) -> None:
                 fields.update(switch_cfg(bench, name))
                 inductor.update(sw.get("inductor") or {})
             names = "+".join(name for _, name, _ in gains.values())
+            bench.combined = fields
             row = bench.run_speed(f"combined ({names})", cfg=bench.cfg(**fields), inductor=inductor or None)
             if "tokens_per_s" in row and "tokens_per_s" in base:
                 row["x_webtext"] = round(row["tokens_per_s"] / base["tokens_per_s"], 4)
@@ -497,6 +501,12 @@ def speed_mode(bench: Bench, args, options: list[str]) -> None:
 
 
 def loss_mode(bench: Bench, args, options: list[str]) -> None:
+    if args.combine:  # the winners of an earlier speed run
+        bench.combined = {}
+        for name in args.combine.split(","):
+            if name.strip() not in SWITCHES:
+                raise SystemExit(f"train_throughput: --combine: unknown switch {name!r}")
+            bench.combined.update(switch_cfg(bench, name.strip()))
     log(f"loss check: {bench.loss_steps} steps per run, same init and batches")
     base = bench.run_loss("webtext", bench.cfg())
     if base is None:
@@ -519,6 +529,8 @@ def loss_mode(bench: Bench, args, options: list[str]) -> None:
             runs.append(("micro-2x", bench.cfg(), 2 * bench.B, 1, acc))
     if "data-prefetch" in options:
         runs.append(("data-prefetch", bench.cfg(prefetch=True), None, 1, base))
+    if bench.combined:  # the speed mode's winners together: the configuration a user would run
+        runs.append(("combined", bench.cfg(**bench.combined), None, 1, base))
     for name, cfg, micro, accum, ref in runs:
         curve = bench.run_loss(name, cfg, micro=micro, accum=accum)
         if curve is None:
@@ -540,6 +552,8 @@ def main() -> int:
     ap.add_argument("--skip-nanogpt", action="store_true", help="time this trainer only")
     ap.add_argument("--options", default=None, help="comma-separated rows after nanogpt/webtext (default: all but the "
                     "slow compile modes on CUDA; the CPU-capable ones on a CPU)")
+    ap.add_argument("--combine", default=None, help="loss mode: also check these switches together "
+                    "(e.g. the winners of an earlier --mode speed run: chunked-ce,attn-cudnn)")
     ap.add_argument("--list", action="store_true", help="list the rows and exit")
     ap.add_argument("--model", default=None, help="default gpt2-124m on CUDA, gpt2-tiny on CPU")
     ap.add_argument("--batch-size", type=int, default=None, help="micro-batch (default 16 on CUDA, 2 on CPU)")
@@ -561,7 +575,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.list:
         for name, sw in SWITCHES.items():
-            log(f"{name:<28} {sw['group']:<10} {sw['cfg'] or sw.get('inductor')}{'  (slow compile)' if sw.get('slow') else ''}")
+            log(f"{name:<28} {sw['group']:<10} {sw['cfg'] or sw.get('inductor')}{'  (not by default)' if sw.get('slow') else ''}")
         for name in OTHER_ROWS:
             log(name)
         return 0
