@@ -171,6 +171,7 @@ def main() -> None:
     ap.add_argument("--no-tracemalloc", action="store_true")
     ap.add_argument("--max-urls", type=int, default=200_000, help="the harvest's max_urls_in_memory")
     ap.add_argument("--no-scale-check", action="store_true")
+    ap.add_argument("--dump", metavar="ZST", help="reuse a dump this script generated earlier (skips generating)")
     ap.add_argument("--keep", metavar="DIR", help="work in DIR (kept) instead of a temporary folder")
     args = ap.parse_args()
 
@@ -179,7 +180,11 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         dump = work / "RS_2017-12.zst"
         t = time.perf_counter()
-        raw = generate(dump, args.records)
+        if args.dump:  # a dump this script generated before (same records and seed)
+            dump = Path(args.dump)
+            raw = 0
+        else:
+            raw = generate(dump, args.records)
         print(
             f"generated {args.records:,} records: {raw / 2**20:,.0f} MiB NDJSON -> {dump.stat().st_size / 2**20:,.1f} MiB "
             f"zstd (window 2**31, long-distance matching) in {time.perf_counter() - t:.1f} s"

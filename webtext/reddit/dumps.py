@@ -446,12 +446,18 @@ def _typed_records(chunks: Iterator[bytes], fields: type, where: _Where, path: P
     refused = (msgspec.MsgspecError, ValueError, RecursionError)
     for run in _line_runs(chunks, as_bytes=True):
         start = where.items
-        for i, line in enumerate(run, start + 1):
-            if not line:
-                continue
-            try:
-                record = decode(line)
-            except refused:
+        try:  # the whole run in one comprehension: no Python frame per record
+            records = [decode(line) for line in run if line]
+        except refused:  # some line is not a plain record: this run line by line
+            records = []
+            for i, line in enumerate(run, start + 1):
+                if not line:
+                    continue
+                try:
+                    records.append(decode(line))
+                    continue
+                except refused:
+                    pass
                 # As the text path reads it: UTF-8 (a bad byte makes the line malformed), blank skipped.
                 where.items = i
                 try:
@@ -459,13 +465,12 @@ def _typed_records(chunks: Iterator[bytes], fields: type, where: _Where, path: P
                 except UnicodeDecodeError:
                     _bad(report, "malformed_json", path, i, "line")
                     continue
-                if not text.strip(" \t\r\n"):
-                    continue
-                record = _loads(text, where, path, report)
-                if record is None:
-                    continue
-            yield record
+                if text.strip(" \t\r\n"):
+                    record = _loads(text, where, path, report)
+                    if record is not None:
+                        records.append(record)
         where.items = start + len(run)
+        yield from records
 
 
 def _unreadable(path: Path, why: str, on_error: str, report: StageReport | None) -> None:

@@ -21,6 +21,7 @@ import os
 import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 from webtext.errors import ConfigError, InputError
@@ -196,9 +197,10 @@ def harvest(
         inputs=inputs,
     )
 
-    def records() -> Iterator[dict]:
+    def files() -> Iterator[Iterator]:
         for f in plan.selected:
             log(STAGE, f"reading {f}")
-            yield from iter_records(f, on_error=on_error, report=report, fields=RecordFields)
+            yield iter_records(f, on_error=on_error, report=report, fields=RecordFields)
 
-    return harvest_records(records(), opts, out, report, max_urls_in_memory=max_urls_in_memory)
+    # chain: the records of one file after another, without a generator frame per record
+    return harvest_records(chain.from_iterable(files()), opts, out, report, max_urls_in_memory=max_urls_in_memory)

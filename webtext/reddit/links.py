@@ -69,6 +69,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import unquote
 
 import msgspec
@@ -119,8 +120,12 @@ _WIKIPEDIA = frozenset(WIKIPEDIA_DOMAINS)
 _BLOCKED = frozenset(BLOCKED_DOMAINS)
 
 
+_MOST_LABELS = max(d.count(".") + 1 for d in (*_REDDIT, *_WIKIPEDIA, *_BLOCKED))
+
+
 def _suffixes(host: str) -> list[str]:
-    labels = host.split(".")
+    """The host and its suffixes of up to `_MOST_LABELS` labels: all a listed domain can equal."""
+    labels = host.rsplit(".", _MOST_LABELS)
     return [".".join(labels[i:]) for i in range(len(labels))]
 
 
@@ -168,9 +173,9 @@ class HarvestOptions:
         return {"until": self.until, "min_karma": self.min_karma, "keep_nsfw": self.keep_nsfw, "karma_rule": self.karma_rule}
 
 
-@dataclass(frozen=True, slots=True)
-class Submission:
-    """One submission that passed the filters; `url` is normalised."""
+class Submission(NamedTuple):
+    """One submission that passed the filters; `url` is normalised. (A named tuple: immutable, and
+    the cheapest object Python builds, once per kept record.)"""
 
     id: str
     url: str
@@ -424,13 +429,14 @@ class LinkAggregator:
         self._merges = 0
 
     def add(self, sub: Submission) -> None:
-        bucket = self.table.get(sub.url)
+        rid, url, _, subreddit, created, score = sub
+        bucket = self.table.get(url)
         if bucket is None:
             if len(self.table) >= self.max_urls:
                 self._spill()
-            self.table[sub.url] = [_entry(sub)]
+            self.table[url] = [(rid, created, score, subreddit)]  # an Entry, as _entry builds it
         else:
-            bucket.append(_entry(sub))
+            bucket.append((rid, created, score, subreddit))
 
     def _spill(self) -> None:
         self.spill_dir.mkdir(parents=True, exist_ok=True)
