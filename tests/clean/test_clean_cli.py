@@ -8,14 +8,18 @@ import json
 import duckdb
 import pytest
 
-from webtext.clean_cli import add_commands
+from webtext.clean import cli as clean_cli
+from webtext.dedup import cli as dedup_cli
+from webtext import shard_cli
 from webtext.errors import WebtextError
 from webtext.shards import read_shards, write_documents
 
 
 def run(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="webtext")
-    add_commands(parser.add_subparsers(dest="command"))
+    sub = parser.add_subparsers(dest="command")
+    for module in (clean_cli, dedup_cli, shard_cli):  # each stage's commands, in its own module
+        module.add_commands(sub)
     args = parser.parse_args(list(argv))
     return args.func(args)
 

@@ -204,3 +204,44 @@ def test_precision_and_recall_on_the_labelled_set(shared):
     # A threshold of 0.99 must lose almost all of them: the metric is not trivially satisfied.
     strict = score_pairs(pairs, lambda a, b: minhash.jaccard(minhash.signature(a), minhash.signature(b)) >= 0.99)
     assert strict["recall"] < 0.2
+
+
+def test_streamed_dedup_equals_the_in_memory_path(tmp_path, gold, make_doc):
+    """`webtext dedup` streams (keys and signatures in memory, documents on disk): it must keep the
+    same documents, in the same order, with the same report and examples, as `dedup_documents`."""
+    import pyarrow.parquet as pq
+
+    from webtext.dedup.stream import dedup_folder
+    from webtext.shards import write_documents
+
+    rng = random.Random(11)
+    docs = []
+    for i, (url, text) in enumerate(gold[:40]):
+        docs.append(make_doc(url, text, created=1_000 + rng.randrange(100), score=rng.randrange(50)))
+        if i % 4 == 0:  # an exact copy elsewhere, a near copy, the same page by another spelling
+            docs.append(make_doc(f"http://copy{i}.example/a", text.upper(), created=rng.randrange(2_000)))
+            docs.append(make_doc(f"http://near{i}.example/b", text[: int(len(text) * 0.9)], created=rng.randrange(2_000)))
+            docs.append(make_doc(f"http://x{i}.example/c", text, final_url=url.upper().replace("HTTPS://", "https://")))
+    docs.append(make_doc("http://empty.example/", "!!!"))
+    docs.append(make_doc("http://empty2.example/", "???", created=None))
+    rng.shuffle(docs)
+    for opts in (DedupOptions(), DedupOptions(exact_url=False, hash="poly")):
+        kept, report = dedup_documents(docs, opts)
+        src = tmp_path / f"in-{opts.hash}"
+        write_documents(docs, src, rows_per_file=17)  # several input files
+        out = tmp_path / f"out-{opts.hash}"
+        streamed = dedup_folder(src, out, opts, batch_rows=5, rows_per_file=7)  # several batches and parts
+        files = sorted((out / "documents").glob("part-*.parquet"))
+        assert len(files) == -(-len(kept) // 7) > 1
+        rows = [r for f in files for r in pq.read_table(f).to_pylist()]
+        assert [r["url"] for r in rows] == [d["url"] for d in kept]
+        assert [r["text"] for r in rows] == [d["text"] for d in kept]
+        assert streamed.to_dict() == report.to_dict()
+        assert report.dropped["near_duplicate"] > 0 and report.dropped["duplicate_text"] > 0
+        assert not list(out.glob(".dedup-work-*"))  # the keys' spill files are gone
+
+
+def test_dedup_package_hashes_match_minhash():
+    from webtext import dedup
+
+    assert sorted(dedup.HASHES) == sorted(minhash.HASHES)

@@ -36,12 +36,22 @@ Defaults, and why:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
-from webtext.dedup import clusters, exact, minhash
+import importlib
+
 from webtext.report import StageReport
 
-__all__ = ["DedupOptions", "dedup_documents", "clusters", "exact", "minhash"]
+HASHES = ("poly", "sha1")  # the shingle hashes of `minhash.HASHES`
+
+
+def __getattr__(name: str):
+    """`clusters`, `exact` and `minhash` load on first use (they import numpy): `webtext --help` stays fast."""
+    if name in ("clusters", "exact", "minhash", "stream"):
+        return importlib.import_module(f"webtext.dedup.{name}")
+    raise AttributeError(f"module 'webtext.dedup' has no attribute {name!r}")
+
+__all__ = ["DedupOptions", "DocKeys", "dedup_documents", "dedup_plan", "clusters", "exact", "minhash"]
 
 
 @dataclass(frozen=True)
@@ -67,8 +77,8 @@ class DedupOptions:
             raise ConfigError(f"dedup threshold must be between 0 and 1 (exclusive), got {self.threshold}")
         if self.num_perm < 2:
             raise ConfigError(f"num_perm must be at least 2, got {self.num_perm}")
-        if self.hash not in minhash.HASHES:
-            raise ConfigError(f"hash must be one of {sorted(minhash.HASHES)}, got {self.hash!r}")
+        if self.hash not in HASHES:
+            raise ConfigError(f"hash must be one of {sorted(HASHES)}, got {self.hash!r}")
         if (self.bands is None) != (self.rows is None):
             raise ConfigError("give both bands and rows, or neither")
         if self.bands is not None and self.bands * self.rows > self.num_perm:
@@ -78,6 +88,8 @@ class DedupOptions:
         """`(bands, rows)`: as given, or the recall-weighted optimum for the threshold."""
         if self.bands is not None:
             return self.bands, self.rows
+        from webtext.dedup import minhash
+
         return minhash.lsh_params(self.threshold, self.num_perm, 0.2, 0.8)
 
     def to_dict(self) -> dict:
@@ -87,55 +99,125 @@ class DedupOptions:
 
 def near_duplicate_components(ids: list[str], texts: list[str], opts: DedupOptions) -> dict[str, str]:
     """doc id -> component root for every document with at least one near-duplicate."""
-    bands, rows = opts.lsh()
+    from webtext.dedup import minhash
+
     sigs = minhash.signatures(texts, opts.num_perm, opts.seed, opts.ngram, opts.hash)
-    buckets: dict[bytes, list[int]] = {}
-    for i, doc_id in enumerate(ids):
-        for key, _ in clusters.band_pairs(doc_id, sigs[i], bands, rows):
-            buckets.setdefault(key, []).append(i)
+    return components_from_signatures(ids, sigs, opts)
+
+
+def components_from_signatures(ids: list[str], sigs, opts: DedupOptions) -> dict[str, str]:
+    """doc id -> component root, from the documents' signatures (`sigs[i]` is `ids[i]`'s).
+
+    LSH buckets: per band, the documents are sorted by that band's values (`numpy.lexsort`), and
+    a run of equal values is one bucket - the same buckets as the `band_keys` bytes, as compact
+    arrays: memory is a few bytes per document and band, not a dict of byte keys. Documents with
+    an empty signature (no shingles) have no band keys and join no bucket."""
+    import numpy as np
+
+    from webtext.dedup import clusters
+
+    bands, rows = opts.lsh()
+    n = len(ids)
+    if n < 2:
+        return {}
+    nonempty = np.flatnonzero(~np.all(sigs == np.uint32(0xFFFFFFFF), axis=1))
     edges = []
-    for members in buckets.values():
-        if len(members) > 1:
+    for b in range(bands):
+        block = sigs[nonempty, b * rows : (b + 1) * rows]
+        order = np.lexsort(block.T[::-1])
+        ranked = block[order]
+        # Starts of runs of equal rows: where any column differs from the row before.
+        change = np.ones(len(ranked), dtype=bool)
+        if len(ranked) > 1:
+            change[1:] = np.any(ranked[1:] != ranked[:-1], axis=1)
+        starts = np.flatnonzero(change)
+        ends = np.append(starts[1:], len(ranked))
+        for start, end in zip(starts[ends - starts > 1], ends[ends - starts > 1]):
+            members = [int(nonempty[order[k]]) for k in range(start, end)]
             edges.extend(clusters.bucket_edges([(ids[i], sigs[i]) for i in members], opts.threshold, opts.window))
     return clusters.connected_components(edges)
 
 
-def dedup_documents(docs: list[dict], opts: DedupOptions | None = None) -> tuple[list[dict], StageReport]:
-    """Remove exact and near duplicates. Returns the survivors sorted by URL key, and the report."""
-    opts = opts or DedupOptions()
-    report = StageReport("dedup")
-    ordered = sorted(docs, key=lambda d: (clusters.survivor_key(d), exact.url_key(d)))
+@dataclass
+class DocKeys:
+    """What dedup needs of each document, without its text: the survivor key, the exact keys, and
+    the submitted URL (for the report's examples). One per document, in input order."""
 
-    def drop_seen(rows: list[dict], key_fn, reason: str) -> list[dict]:
-        seen: dict[str, dict] = {}
+    survivor: list = field(default_factory=list)
+    url: list = field(default_factory=list)
+    text: list = field(default_factory=list)
+    submitted: list = field(default_factory=list)
+
+    def add(self, doc: dict) -> None:
+        from webtext.dedup import clusters, exact
+
+        self.survivor.append(clusters.survivor_key(doc))
+        self.url.append(exact.url_key(doc))
+        self.text.append(exact.text_key(doc))
+        self.submitted.append(doc.get("url"))
+
+
+def dedup_plan(keys: DocKeys, sigs, opts: DedupOptions, report: StageReport) -> list[int]:
+    """The survivors' indexes (into `keys`, in output order: by URL key), every drop counted in
+    `report` with an example. `sigs[i]` is document i's MinHash signature (array or memmap).
+
+    Both `dedup_documents` (documents in memory) and `webtext.dedup.stream` (documents streamed from
+    disk, bounded memory) run this one function, so they keep the same documents and count the same
+    drops with the same examples."""
+    from webtext.dedup import clusters
+
+    ordered = sorted(range(len(keys.url)), key=lambda i: (keys.survivor[i], keys.url[i]))
+
+    def drop_seen(idx: list[int], key: list, reason: str) -> list[int]:
+        seen: dict[str, int] = {}
         kept = []
-        for doc in rows:
-            key = key_fn(doc)
-            if key in seen:
-                report.drop(reason, {"url": doc.get("url"), "duplicate_of": seen[key].get("url")})
+        for i in idx:
+            k = key[i]
+            if k in seen:
+                report.drop(reason, {"url": keys.submitted[i], "duplicate_of": keys.submitted[seen[k]]})
             else:
-                seen[key] = doc
-                kept.append(doc)
+                seen[k] = i
+                kept.append(i)
         return kept
 
     if opts.exact_url:
-        ordered = drop_seen(ordered, exact.url_key, "duplicate_url")
+        ordered = drop_seen(ordered, keys.url, "duplicate_url")
     if opts.exact_text:
-        ordered = drop_seen(ordered, exact.text_key, "duplicate_text")
+        ordered = drop_seen(ordered, keys.text, "duplicate_text")
     if opts.near and len(ordered) > 1:
-        ids = [exact.url_key(d) for d in ordered]  # unique: the URL step ran (or keys are made unique)
+        import numpy as np
+
+        ids = [keys.url[i] for i in ordered]  # unique: the URL step ran (or keys are made unique)
         if len(set(ids)) != len(ids):
-            ids = [f"{k}#{i}" for i, k in enumerate(ids)]
-        by_id = dict(zip(ids, ordered))
-        components = near_duplicate_components(ids, [d.get("text") or "" for d in ordered], opts)
+            ids = [f"{k}#{j}" for j, k in enumerate(ids)]
+        index = dict(zip(ids, ordered))
+        order = np.asarray(ordered, dtype=np.int64)
+        components = components_from_signatures(ids, np.asarray(sigs[order]), opts)  # in memory: 512 B/doc
         dropped = set()
         for root, members in clusters.components_members(components).items():
-            survivor = clusters.choose_survivor(by_id[m] for m in members)
+            survivor = min(members, key=lambda m: keys.survivor[index[m]])
             for m in members:
-                if by_id[m] is not survivor:
+                if m != survivor:
                     dropped.add(m)
-                    report.drop("near_duplicate", {"url": by_id[m].get("url"), "duplicate_of": survivor.get("url")})
-        ordered = [d for i, d in zip(ids, ordered) if i not in dropped]
+                    report.drop("near_duplicate", {"url": keys.submitted[index[m]], "duplicate_of": keys.submitted[index[survivor]]})
+        ordered = [i for doc_id, i in zip(ids, ordered) if doc_id not in dropped]
     report.keep(len(ordered))
     report.check()
-    return sorted(ordered, key=exact.url_key), report
+    return sorted(ordered, key=lambda i: keys.url[i])
+
+
+def dedup_documents(docs: list[dict], opts: DedupOptions | None = None) -> tuple[list[dict], StageReport]:
+    """Remove exact and near duplicates. Returns the survivors sorted by URL key, and the report.
+
+    Holds the documents in memory; `webtext.dedup.stream.dedup_folder` gives the same result
+    streaming from and to disk."""
+    from webtext.dedup import minhash
+
+    opts = opts or DedupOptions()
+    report = StageReport("dedup")
+    keys = DocKeys()
+    for doc in docs:
+        keys.add(doc)
+    sigs = minhash.signatures([d.get("text") or "" for d in docs], opts.num_perm, opts.seed, opts.ngram, opts.hash)
+    kept = dedup_plan(keys, sigs, opts, report)
+    return [docs[i] for i in kept], report
