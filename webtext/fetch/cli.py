@@ -5,7 +5,11 @@
     webtext fetch --links build/ --out build/wayback --source wayback
     webtext fetch --links build/ --out build/cc --source commoncrawl:CC-MAIN-2017-47,CC-MAIN-2017-51
 
-Rerunning the same command resumes: URLs already in the log are skipped. Writes
+Rerunning the same command resumes: URLs already in the log are skipped; what a killed run
+archived but never logged is dropped first, and nothing else in OUT is ever deleted (a WARC
+this folder's crawls did not write, or one whose log part is missing, stops the run with an
+error naming it). robots.txt is obeyed as RFC 9309 says: a host whose robots.txt cannot be had
+(5xx, timeout, refused redirect, ...) is not crawled (`robots_unreachable`). Writes
 OUT/warc/*.warc.gz, OUT/log/part-*.parquet and OUT/report.json (kept pages, and every other
 outcome counted as a drop under its error class). Imports nothing heavy until the command runs.
 
