@@ -95,8 +95,12 @@ def lookup_captures(index: str, urls, submitted: dict, crawls, redirect_limit: i
     import duckdb
     import pyarrow as pa
 
+    import gc
+
     src = _source(index)
     con = duckdb.connect()
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # millions of small tuples and captures, none cyclic: the collector's passes cost 5x the join
     try:
         con.execute("SET enable_progress_bar = false")
         crawl_filter = ""
@@ -142,6 +146,8 @@ def lookup_captures(index: str, urls, submitted: dict, crawls, redirect_limit: i
         return found
     finally:
         con.close()
+        if gc_was_enabled:
+            gc.enable()
 
 
 def write_index_table(warcs, out_dir: str | os.PathLike, crawl: str, filename_prefix: str = "") -> Path:
