@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -41,18 +41,20 @@ from webtext.extract.evaluate import (  # noqa: E402
 )
 
 
-def ensure_bench_venv() -> Path:
-    """`.venv-bench/bin/python` with the pinned third-party extractors (made once, reused)."""
+def ensure_bench_venv(extra: tuple[str, ...] = ()) -> Path:
+    """`.venv-bench/bin/python` with the pinned third-party extractors (made once, reused), and
+    the `extra` pinned packages other benchmarks need."""
     python = BENCH_VENV / "bin" / "python"
     if not python.exists():
         print(f"[bench] creating {BENCH_VENV}", file=sys.stderr)
-        subprocess.run([sys.executable if not hasattr(sys, "base_prefix") else os.path.join(sys.base_prefix, "bin", "python3"),
-                        "-m", "venv", str(BENCH_VENV)], check=True)
+        subprocess.run([shutil.which("python3") or sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
     probe = subprocess.run([str(python), "-c", "import trafilatura, readability; print(trafilatura.__version__)"],
                            capture_output=True, text=True)
     if probe.returncode != 0 or probe.stdout.strip() != BENCH_PINS[0].split("==")[1]:
         print(f"[bench] installing {' '.join(BENCH_PINS)} into {BENCH_VENV}", file=sys.stderr)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *BENCH_PINS], check=True)
+    if extra:
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *extra], check=True)
     return python
 
 

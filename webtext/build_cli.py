@@ -76,6 +76,7 @@ def add_commands(sub) -> None:
     knobs.add_argument("--fetch-batch-size", type=int, help="URLs per crawl process (default 2000)")
     knobs.add_argument("--fetch-option", action="append", metavar="NAME=JSON",
                        help="a webtext.fetch.FetchOptions field, e.g. download_timeout=10 (repeatable)")
+    knobs.add_argument("--languages", metavar="en,de,...", help="languages the clean stage keeps (ISO 639-1; default en; 'all' keeps every language)")
     knobs.add_argument("--clean-option", action="append", metavar="NAME=JSON", help="a CleanOptions field, e.g. min_words=50")
     knobs.add_argument("--dedup-option", action="append", metavar="NAME=JSON", help="a DedupOptions field, e.g. threshold=0.8")
     knobs.add_argument("--shard-mb", type=float, help="target uncompressed text per shard in MB (default: the shard writer's)")
@@ -117,6 +118,10 @@ def config_from_args(args) -> BuildConfig:
     for dest, field in (("fetch_option", "fetch_options"), ("clean_option", "clean_options"), ("dedup_option", "dedup_options")):
         if getattr(args, dest):
             flags[field] = _options(getattr(args, dest), "--" + dest.replace("_", "-"))
+    if getattr(args, "languages", None) is not None:
+        from webtext.langid import parse_languages
+
+        flags["clean_options"] = {**flags.get("clean_options", {}), "languages": list(parse_languages(args.languages))}
     if args.shard_mb is not None:
         flags["shard_target_bytes"] = int(args.shard_mb * 1e6)
     if getattr(args, "config", None):

@@ -66,6 +66,11 @@ def corpus_stats(out_dir: str | os.PathLike, manifest: dict) -> dict:
             [TOP_DOMAINS],
         ).fetchall()
         n_domains = con.execute("SELECT count(DISTINCT domain) FROM docs").fetchone()[0]
+        columns = {r[0] for r in con.execute("DESCRIBE docs").fetchall()}
+        languages = con.execute(  # the clean stage's language labels (webtext.langid)
+            "SELECT coalesce(language, '(not identified)') AS l, count(*) AS n, avg(language_score) AS s "
+            "FROM docs GROUP BY l ORDER BY n DESC, l"
+        ).fetchall() if "language" in columns else []
         # Words as the shards count them (whitespace-separated), so the card matches n_words.
         words = [r[0] for r in con.execute("SELECT len(string_split_regex(trim(coalesce(text, '')), '\\s+')) FROM docs").fetchall()]
         quantiles = {}
@@ -88,7 +93,8 @@ def corpus_stats(out_dir: str | os.PathLike, manifest: dict) -> dict:
     finally:
         con.close()
     return {"documents": n, "domains": domains, "n_domains": n_domains, "words": words, "char_quantiles": quantiles,
-            "sources": sources, "capture_ages": ages}
+            "sources": sources, "capture_ages": ages,
+            "languages": languages}
 
 
 def _plots(folder: Path, stats: dict, manifest: dict) -> dict[str, str]:
@@ -237,6 +243,8 @@ def write_card(out_dir: str | os.PathLike, manifest: dict) -> Path:
     ]
     docs = max(t["documents"], 1)
     domain_rows = [[d, _n(n), f"{100 * n / docs:.1f}%", _n(int(b or 0))] for d, n, b in stats["domains"]]
+    language_rows = [[lang, _n(n), f"{100 * n / docs:.1f}%", f"{s:.3f}" if s is not None else "-"]
+                     for lang, n, s in stats.get("languages", [])] or [["-", "0", "-", "-"]]
     stage_rows = [
         [s["stage"], _n(s["read"]), _n(s["kept"]), ", ".join(f"{k} {_n(v)}" for k, v in s["dropped"].items()) or "-"]
         for s in manifest["stages"]
@@ -290,6 +298,13 @@ Characters per document: {", ".join(f"{k} {_n(v)}" for k, v in q.items()) or "-"
 {_table(["words", "documents"], length_rows)}
 
 ![document length histogram]({plots["lengths"]})
+
+## Languages
+
+The language of each document as the clean stage identified it (`language`, ISO 639-1; CLD2 via pycld2),
+after its language filter (by default English only, as in the GPT-2 paper).
+
+{_table(["language", "documents", "share", "mean confidence"], language_rows)}
 
 ## Top domains
 

@@ -24,9 +24,17 @@ at the first drop (the reason is a short snake_case string counted in the stage 
    `min_words` whitespace-separated words. The default, 100 words (about 130 GPT-2 tokens), follows
    OpenWebText, which dropped documents under 128 tokens: shorter pages are mostly stubs, error
    pages and link lists.
+8. `non_english` - `filter_language`: the GPT-2 paper removed non-English pages. Every document
+   that reaches this step is labelled with its language (`language`, ISO 639-1, or `und`) and the
+   share of the text in that language (`language_score`, 0..1) by `webtext.langid` (CLD2, whose
+   model ships in the pycld2 PyPI package); it is dropped when its language is not in `languages` (default `("en",)`;
+   the reason is `non_english` when English is the only language kept, else `other_language`).
+   `languages=()` keeps every language (still labelled). It runs last because it is the costliest
+   check and because the length floor leaves it texts long enough to be identified reliably.
 
 The returned row is a copy with the repaired `text` and recomputed `text_sha1` (SHA-1 hex of the
-UTF-8 text), `n_chars` and `n_words`; every other column is carried unchanged.
+UTF-8 text), `n_chars` and `n_words`, plus `language` and `language_score`; every other column is
+carried unchanged.
 """
 
 from __future__ import annotations
@@ -46,6 +54,15 @@ class CleanOptions:
     max_replacement_ratio: float = 0.01
     drop_wikipedia: bool = True
     fix_text: bool = True
+    languages: tuple[str, ...] = ("en",)  # ISO 639-1 codes to keep; () keeps every language
+
+    def __post_init__(self):
+        langs = self.languages
+        if isinstance(langs, str):  # "en,de" from a flag or a TOML file
+            from webtext.langid import parse_languages
+
+            langs = parse_languages(langs)
+        object.__setattr__(self, "languages", tuple(str(x).lower() for x in langs))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,6 +118,13 @@ def filter_length(doc: dict, opts: CleanOptions) -> str | None:
     if doc["n_words"] < opts.min_words:
         return "too_few_words"
     return None
+
+
+def filter_language(doc: dict, opts: CleanOptions) -> str | None:
+    """Needs `doc["language"]` (set by clean_document)."""
+    if not opts.languages or doc.get("language") in opts.languages:
+        return None
+    return "non_english" if opts.languages == ("en",) else "other_language"
 
 
 # --- repairs: str -> str -------------------------------------------------------------------------
@@ -162,6 +186,12 @@ def clean_document(doc: dict, opts: CleanOptions | None = None) -> tuple[dict | 
         return None, "empty"
     out = {**doc, "text": text, **text_stats(text)}
     reason = filter_length(out, opts)
+    if reason:
+        return None, reason
+    from webtext.langid import identify
+
+    out["language"], out["language_score"] = identify(text)
+    reason = filter_language(out, opts)
     if reason:
         return None, reason
     return out, None

@@ -85,6 +85,8 @@ DOCUMENT_COLUMNS = (
      "(a web archive's capture closest to the first submission), replay (an earlier fetch's WARC files)"),
     ("capture_time", "timestamp[ms, UTC]", "when the fetched response was captured: the archive's capture time, "
      "the replayed record's WARC-Date, or the live fetch time"),
+    ("language", "string", "ISO 639-1 code of the text's language (`und`: undetermined), set by the clean stage (webtext.langid)"),
+    ("language_score", "float64", "share of the text in `language` (CLD2), 0 to 1"),
 )
 
 
@@ -92,7 +94,7 @@ def _arrow_type(name: str):
     import pyarrow as pa
 
     types = {
-        "string": pa.string(), "int64": pa.int64(), "list<string>": pa.list_(pa.string()),
+        "string": pa.string(), "int64": pa.int64(), "float64": pa.float64(), "list<string>": pa.list_(pa.string()),
         "timestamp[ms, UTC]": pa.timestamp("ms", tz="UTC"),
     }
     return types[name]

@@ -41,6 +41,8 @@ def doc(url: str, text, *, final_url: str | None = None, created: int | None = 1
         "n_submissions": 1,
         "source": "live",  # where the page was fetched from, and when (webtext.shards)
         "capture_time": created,
+        "language": None,  # set by the clean stage
+        "language_score": None,
     }
     row.update(extra)
     return row

@@ -8,7 +8,8 @@ import pytest
 
 from webtext.filters import CleanOptions, clean_document, clean_documents, normalize_whitespace, repair_text
 
-LONG = " ".join(f"word{i}" for i in range(150))
+ANY_LANGUAGE = CleanOptions(languages=())  # for tests of other filters on made-up words
+LONG = " ".join(f"This is sentence number {i} of a plain English test document." for i in range(15))
 
 
 @pytest.mark.parametrize(
@@ -55,7 +56,7 @@ def test_undecodable(make_doc, text):
 
 
 def test_utf8_bytes_are_decoded(make_doc):
-    out, reason = clean_document(make_doc("http://a.example/", ("café " * 150).encode("utf-8")))
+    out, reason = clean_document(make_doc("http://a.example/", ("café " * 150).encode("utf-8")), ANY_LANGUAGE)
     assert reason is None and out["text"].startswith("café café")
 
 
@@ -74,7 +75,7 @@ def test_whitespace_normalisation():
 
 def test_stats_are_recomputed_after_repair(make_doc):
     text = "  " + "CafÃ©   au lait. " * 60
-    out, reason = clean_document(make_doc("http://a.example/", text))
+    out, reason = clean_document(make_doc("http://a.example/", text), ANY_LANGUAGE)
     assert reason is None
     assert "Café au lait." in out["text"] and "  " not in out["text"]
     assert out["n_chars"] == len(out["text"])
@@ -84,7 +85,7 @@ def test_stats_are_recomputed_after_repair(make_doc):
 
 
 def test_length_limits(make_doc):
-    opts = CleanOptions(min_chars=200, min_words=100)
+    opts = CleanOptions(min_chars=200, min_words=100, languages=())
     assert clean_document(make_doc("http://a.example/", "x" * 199), opts)[1] == "too_short"
     assert clean_document(make_doc("http://a.example/", "word " * 99), opts)[1] == "too_few_words"
     assert clean_document(make_doc("http://a.example/", "word " * 100), opts)[1] is None
@@ -93,7 +94,8 @@ def test_length_limits(make_doc):
 def test_every_input_is_kept_or_counted(make_doc):
     docs = [
         make_doc("http://ok.example/1", LONG),
-        make_doc("http://ok.example/2", "CafÃ© " * 120),
+        make_doc("http://ok.example/2", "The cafÃ© on the corner is open again this week. " * 12),
+        make_doc("http://x.example/de", "Das Café an der Ecke ist in dieser Woche wieder geöffnet und voll. " * 12),
         make_doc("http://x.example/w", LONG, final_url="https://fr.wikipedia.org/wiki/X"),
         make_doc("http://x.example/e", ""),
         make_doc("http://x.example/u", b"\xff\xfe" * 100),
@@ -103,6 +105,7 @@ def test_every_input_is_kept_or_counted(make_doc):
     kept, report = clean_documents(docs)
     assert [d["url"] for d in kept] == ["http://ok.example/1", "http://ok.example/2"]
     assert report.read == len(docs) and report.kept == 2
-    assert dict(report.dropped) == {"wikipedia": 1, "empty": 1, "undecodable": 1, "too_short": 1, "too_few_words": 1}
+    assert dict(report.dropped) == {"wikipedia": 1, "empty": 1, "undecodable": 1, "too_short": 1, "too_few_words": 1,
+                                    "non_english": 1}
     assert report.samples["wikipedia"] == ["https://fr.wikipedia.org/wiki/X"]
     report.check()

@@ -83,3 +83,28 @@ def test_load_gold_names_a_missing_page(shared, tmp_path):
         load_gold(data / "ground-truth.json", data / "html", ["no-such-id"])
     pages = load_gold(data / "ground-truth.json", data / "html", read_ids(f"{data / 'split.json'}:dev")[:2])
     assert len(pages) == 2 and pages[0].url.startswith("http") and "<" in pages[0].read_html()
+
+
+def test_snippet_metric_is_pooled_over_snippets_not_pages(tmp_path):
+    import gzip
+
+    from webtext.extract.evaluate import load_snippets, score_snippets, snippet_counts
+
+    # whitespace squashed on both sides; case-sensitive substring
+    assert snippet_counts("The  cat\nsat on the mat.", ["cat sat on", "The Mat"], ["on the mat"]) == (1, 1, 1, 0)
+    data = {
+        "http://a.example/1": {"file": "a.html", "with": ["one two", "three four"], "without": ["menu"]},
+        "b": {"file": "b.html", "with": ["five"], "without": ["footer", "share"]},
+    }
+    (tmp_path / "eval.json").write_text(json.dumps(data))
+    (tmp_path / "html").mkdir()
+    (tmp_path / "html" / "a.html.gz").write_bytes(gzip.compress(b"<p>one two</p>"))
+    (tmp_path / "html" / "b.html").write_bytes(b"<p>five</p>")
+    pages = load_snippets(tmp_path / "eval.json")
+    assert [(p.id, p.url) for p in pages] == [("b", ""), ("http://a.example/1", "http://a.example/1")]
+    # page a: tp 1 fn 1 fp 1; page b: tp 0 fn 1 (nothing extracted) fp 0 -> pooled tp 1 fp 1 fn 2
+    s = score_snippets(pages, {"http://a.example/1": "one two menu", "b": ""})
+    assert (s.tp, s.fp, s.fn, s.tn) == (1, 1, 2, 2)
+    assert s.precision == pytest.approx(0.5) and s.recall == pytest.approx(1 / 3)
+    assert s.f1 == pytest.approx(2 * 0.5 * (1 / 3) / (0.5 + 1 / 3))
+    assert pages[1].read_html() == "<p>one two</p>"

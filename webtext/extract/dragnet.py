@@ -172,9 +172,31 @@ def load_model(path: str | os.PathLike | None = None):
             raise ConfigError(
                 f"cannot load Dragnet model {model_path}: {exc}; retrain with `webtext extract train-dragnet`"
             ) from None
+    _fast_forest(model.model)
     if path is None:
         _MODEL = model
     return model
+
+
+def _fast_forest(forest) -> None:
+    """Predict with the forest's trees in a plain loop. scikit-learn's `predict_proba` dispatches
+    each tree through joblib, even with one job, which cost more than the trees themselves on a
+    page's few hundred blocks. Same sum in the same order, divided the same way: same output."""
+    if not hasattr(forest, "estimators_") or getattr(forest, "_webtext_fast", False):
+        return
+
+    def predict_proba(X):
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        proba = forest.estimators_[0].predict_proba(X, check_input=False)
+        for tree in forest.estimators_[1:]:
+            proba += tree.predict_proba(X, check_input=False)
+        return proba / len(forest.estimators_)
+
+    def predict(X):
+        return forest.classes_.take(np.argmax(predict_proba(X), axis=1), axis=0)
+
+    forest.predict_proba, forest.predict = predict_proba, predict
+    forest._webtext_fast = True
 
 
 def extract_blocks(html: str, model=None) -> list[str]:

@@ -8,6 +8,9 @@ three body parts (and the title extractor), on the tree the stage has already pa
 (`webtext.extract.page`). Nothing here can touch the network: no `Article`, no download, no
 image fetching, no NLP.
 
+**Faster, same output.** newspaper's tokenizer is replaced by one that builds its tables once
+(`_patch_tokenizer`).
+
 **Deterministic.** newspaper4k 0.9.6 collects candidate nodes in Python `set`s (`nodes_to_check`
 for `<div>`s, `compute_gravity_scores` for parents) and then sorts them with a *stable* sort by
 level and score: ties keep the set's order, which follows memory addresses, so the same page gave
@@ -47,7 +50,36 @@ def _import():
         warnings.filterwarnings("ignore", message=".*nltk is not installed.*")
         import newspaper
         import newspaper.parsers  # noqa: F401  (the module that warns)
+    _patch_tokenizer()
     return newspaper
+
+
+_TOKENIZER_PATCHED = False
+
+
+def _patch_tokenizer() -> None:
+    """newspaper's Latin-script tokenizer builds its punctuation table (`str.maketrans`) and its
+    contraction regex on every call: about a fifth of Newspaper's time here. The same tokenizer,
+    with both built once (same table, same pattern, same output)."""
+    global _TOKENIZER_PATCHED
+    if _TOKENIZER_PATCHED:
+        return
+    import re
+
+    import newspaper.text as text_mod
+
+    table = str.maketrans(text_mod.punctuation, " " * len(text_mod.punctuation))
+    sep = re.escape("".join(text_mod.contraction_separators))
+    contractions = re.compile(rf"(?<=\W)[{sep}]|[{sep}](?=\W)|^[{sep}]*|[{sep}]*$|[{sep}]{{2,}}")
+    tokenize = text_mod.whitespace_tokenizer.tokenize
+
+    def default_tokenizer(text):
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        return tokenize(contractions.sub(" ", text.translate(table)).lower())
+
+    text_mod.default_tokenizer = default_tokenizer
+    _TOKENIZER_PATCHED = True
 
 
 def make_config(language: str | None = None):
