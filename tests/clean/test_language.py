@@ -79,14 +79,10 @@ def test_clean_command_languages_flag_and_shard_card(tmp_path, make_doc):
 
 
 def test_build_config_carries_languages():
-    import argparse
-
     from webtext.build_cli import config_from_args
+    from webtext.cli import build_parser
 
-    ns = argparse.Namespace(**{k: None for k in (
-        "until", "dumps", "live", "subreddit", "live_limit", "live_fetch", "replay", "out", "runner", "workers",
-        "beam_option", "min_karma", "keep_nsfw", "karma_rule", "on_error", "fetch_buckets", "fetch_batch_size",
-        "stop_after", "fetch_option", "clean_option", "dedup_option", "shard_mb", "config")})
-    ns.languages = "en,de"
-    config = config_from_args(ns)
+    config = config_from_args(build_parser().parse_args(["build", "--languages", "en,de"]))
     assert CleanOptions(**config.clean_options).languages == ("en", "de")
+    default = config_from_args(build_parser().parse_args(["build"]))
+    assert CleanOptions(**default.clean_options).languages == ("en",)
