@@ -17,7 +17,7 @@ is a counted drop with its reason (never an exception out of the stage):
 | `html_too_deep` | elements nested `MAX_DEPTH` (255) deep or more. libxml2 stops descending at depth 256 and silently drops what is below, so a page that deep would be extracted wrong rather than fail |
 | `timeout` | the extractors took more than `timeout` seconds (default `PAGE_TIMEOUT_S`) |
 | `extractor_error` | an extractor raised (the exception type is in the report samples) |
-| `no_text` | both extractors returned nothing |
+| `no_text` | both extractors returned nothing (or the cleaned page has under `MIN_VISIBLE_WORDS` words and declares no article, so they are not run) |
 
 The timeout is a `SIGALRM` timer, so it applies where extraction runs in a process's main thread:
 the CLI, and each worker process of `--workers N`. Elsewhere (a thread pool) the guards still
@@ -26,7 +26,8 @@ apply but a page is not interrupted. The size and depth guards bound what one pa
 **Rows.** `url` is the link's URL (as harvested), `final_url` the URL the page was served from
 after redirects, `domain` is `domain_of(final_url)` (the site the text came from), `title` is
 Newspaper's title, `text` the combined text, `extractor` says where the text came from
-(`combined`: both; `newspaper` or `dragnet`: one alone), `text_sha1` the SHA-1 of the UTF-8
+(`combined`: both; `newspaper` or `dragnet`: one alone; `declared`: the page's JSON-LD
+`articleBody` or `<noscript>`/template markup, used when the visible extraction was tiny), `text_sha1` the SHA-1 of the UTF-8
 text, `n_chars` its length in characters and `n_words` its whitespace-separated words. The Reddit
 fields of the link row (`REDDIT_FIELDS`) are carried over unchanged (null when the input had no
 links table). `source` and `capture_time` (Unix seconds) come from the fetch-log row (`--fetch` and
