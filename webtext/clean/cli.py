@@ -25,7 +25,10 @@ def run_clean(args: argparse.Namespace) -> int:
     from webtext.dedup.stream import iter_rows
     from webtext.shards import _write_parquet_atomic, document_files, to_table
 
-    opts = CleanOptions(min_chars=args.min_chars, min_words=args.min_words, drop_wikipedia=not args.keep_wikipedia)
+    from webtext.langid import parse_languages
+
+    opts = CleanOptions(min_chars=args.min_chars, min_words=args.min_words, drop_wikipedia=not args.keep_wikipedia,
+                        languages=parse_languages(args.languages))
     files = document_files(args.docs)
     folder = Path(args.out) / "documents"
     folder.mkdir(parents=True, exist_ok=True)
@@ -71,6 +74,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--docs", required=True, help="folder with documents/*.parquet (the extract output)")
     p.add_argument("--out", required=True, help="output folder: documents/*.parquet and report.json")
     p.add_argument("--min-words", type=int, default=100, help="drop documents with fewer words (default 100)")
+    p.add_argument("--languages", default="en", metavar="en,de,...",
+                   help="ISO 639-1 languages to keep (default en: the paper's English filter; 'all' keeps every "
+                        "language); every kept document gets `language` and `language_score` columns")
     p.add_argument("--min-chars", type=int, default=200, help="drop documents with fewer characters (default 200)")
     p.add_argument("--keep-wikipedia", action="store_true", help="do not drop Wikipedia pages")
     p.set_defaults(func=run_clean)
