@@ -1,10 +1,14 @@
-"""`webtext overlap`: n-gram overlap between the corpus and evaluation sets, and decontamination.
+"""The paper's checks: `webtext overlap` (n-gram overlap between the corpus and evaluation sets,
+decontamination) and `webtext eval` (zero-shot perplexity and LAMBADA accuracy of a model).
 
     webtext overlap --corpus webtext-out --eval wiki.test.raw lambada_test.jsonl
     webtext overlap --corpus webtext-out --eval test.jsonl --decontaminate --out webtext-clean
     webtext overlap --corpus webtext-out --eval test.jsonl --decontaminate --list
 
-The first run builds the corpus's n-gram Bloom filter in CORPUS/overlap/ngramN/ (its parameters go in
+    webtext eval --checkpoint runs/124m --data wiki.test.raw --detokenizer wikitext
+    webtext eval --checkpoint hf-gpt2/ --data lambada_test.jsonl --format lambada --out result.json
+
+The first overlap run builds the corpus's n-gram Bloom filter in CORPUS/overlap/ngramN/ (its parameters go in
 CORPUS/manifest.json); later runs reuse it. Nothing heavy is imported until the command runs.
 """
 
@@ -54,6 +58,31 @@ def _overlap(args) -> int:
     return 0
 
 
+def _eval(args) -> int:
+    import json
+
+    from webtext.gpt2.eval import EvalConfig, evaluate
+    from webtext.report import write_json_atomic
+
+    cfg = EvalConfig(checkpoint=args.checkpoint, data=args.data, format=args.format, detokenizer=args.detokenizer,
+                     stride=args.stride, batch_size=args.batch_size, device=args.device, dtype=args.dtype,
+                     field=args.field, tokenizer=args.tokenizer, limit=args.limit)
+    r = evaluate(cfg)
+    if r["task"] == "lambada":
+        print(f"{args.data}: accuracy {r['accuracy']:.4f} ({r['correct']:,}/{r['examples']:,}), "
+              f"perplexity {r['perplexity']:.3f} ({r['tokens_per_s']:,.0f} tokens/s on {r['device']})")
+    else:
+        print(f"{args.data}: word perplexity {r['word_perplexity']:.3f}, token perplexity {r['token_perplexity']:.3f}, "
+              f"bits per byte {r['bits_per_byte']:.4f} ({r['tokens']:,} tokens, {r['words']:,} words, "
+              f"stride {r['stride']}; {r['tokens_per_s']:,.0f} tokens/s on {r['device']})")
+    if args.out:
+        write_json_atomic(args.out, r)
+        print(f"wrote {args.out}")
+    else:
+        print(json.dumps(r, indent=2))
+    return 0
+
+
 def add_commands(sub) -> None:
     p = sub.add_parser(
         "overlap", help="n-gram overlap of evaluation sets with the corpus (Bloom filter); decontamination",
@@ -80,3 +109,27 @@ def add_commands(sub) -> None:
     d.add_argument("--out", help="with --decontaminate: folder for the rebuilt shard set (reason `contaminated` in its manifest)")
     d.add_argument("--list", action="store_true", help="with --decontaminate: only list the documents, change nothing")
     p.set_defaults(func=_overlap)
+
+    p = sub.add_parser(
+        "eval", help="zero-shot perplexity (per token, word, byte) and LAMBADA accuracy of a GPT-2 checkpoint",
+        description="Evaluate a checkpoint (a run folder, ckpt.pt, or any folder `webtext import-hf` accepts) "
+                    "as the GPT-2 paper does: sliding-window perplexity normalised per token, per word and per "
+                    "byte, or LAMBADA last-word accuracy. See docs/checks.md.",
+    )
+    p.add_argument("--checkpoint", required=True, help="run folder / ckpt.pt, or a Hugging Face or OpenAI GPT-2 folder")
+    p.add_argument("--data", required=True, help="evaluation file")
+    p.add_argument("--format", choices=("text", "jsonl", "lambada"), default="text",
+                   help="text: the file is one document; jsonl: one document per line (--field); "
+                        "lambada: JSON lines, predict each text's last word (default text)")
+    p.add_argument("--field", default="text", help="text field of JSON lines / Parquet (default text)")
+    p.add_argument("--detokenizer", choices=("none", "wikitext", "ptb", "lambada"), default="none",
+                   help="undo the dataset's tokenization first (default none); see docs/checks.md")
+    p.add_argument("--stride", type=int, default=None,
+                   help="new tokens scored per window (default: the model's context, i.e. no overlap)")
+    p.add_argument("--batch-size", type=int, default=4, help="windows or examples per forward pass (default 4)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
+    p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="default float32")
+    p.add_argument("--tokenizer", default=None, help="tokenizer folder (default: the checkpoint's)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N documents / examples")
+    p.add_argument("--out", default=None, metavar="JSON", help="write the result here (default: print it)")
+    p.set_defaults(func=_eval)
