@@ -68,6 +68,8 @@ def lambada_examples(run, shared):
     for k in sorted(truth):
         words = truth[k]["articleBody"].split()
         for i in range(30, len(words), 211):
+            if len(out) == 48:
+                return out
             context = " ".join(words[i - 30 : i])
             with torch.no_grad():
                 logits, _ = model(torch.tensor([enc.encode_ordinary(context)[-64:]]))
@@ -213,6 +215,7 @@ metric_list:
 """
 
 
+@pytest.mark.slow
 def test_equals_lm_evaluation_harness_on_the_exported_model(run, hf_dir, texts, lambada_examples, tmp_path):
     """lm_eval (offline, local-file tasks) on the `export-hf` folder: word perplexity and LAMBADA
     accuracy/perplexity equal ours within 0.5% relative (in practice to ~1e-6)."""
