@@ -44,6 +44,7 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -445,6 +446,14 @@ class Watch:
             s["cpu"] = self.tree_cpu() - s["cpu0"]
             s["line"] = line
             self.stage = None
+        # Each stage's figures as soon as it ends, so a run stopped early keeps the stages done.
+        row = {"stage": stage, "wall_s": round(s["wall"], 2), "cpu_s": round(s["cpu"], 2),
+               "launcher_peak_mib": round(s["launcher_kib"] / 1024, 1), "worker_peak_mib": round(s["worker_kib"] / 1024, 1),
+               "worker": s["worker"], "line": line}
+        with open(self.log_path.with_name("stages.jsonl"), "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+        print(f"  [{stage} done] {row['wall_s']:,.1f} s wall, {row['cpu_s']:,.1f} CPU s, launcher {row['launcher_peak_mib']:,.0f} MiB, "
+              f"largest worker {row['worker_peak_mib']:,.0f} MiB: {line}", flush=True)
 
     def sample_locked(self) -> None:
         if self.stage is None:
@@ -486,7 +495,7 @@ def _bytes_under(path: Path) -> int:
 
 def stage_bytes(out: Path, stage: str) -> int:
     if stage == "shards":
-        return sum(_bytes_under(out / p) for p in ("shards", "manifest.json", "CARD.md", "card"))
+        return sum(_bytes_under(out / p) for p in ("shards", "stages/shards", "manifest.json", "README.md", "CARD.md", "card"))
     return _bytes_under(out / "stages" / stage)
 
 
@@ -562,6 +571,7 @@ def main() -> int:
     ap.add_argument("--keep", metavar="DIR", help="work in DIR (kept) instead of a temporary folder")
     ap.add_argument("--json", metavar="FILE", help="append each size's result to this JSON-lines file")
     ap.add_argument("--generate-only", action="store_true", help="write the inputs and stop (with --keep)")
+    ap.add_argument("--reuse", action="store_true", help="with --keep: reuse the inputs a previous run generated there")
     args = ap.parse_args()
     sizes = args.pages or [10_000, 30_000, 100_000]
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; python {sys.version.split()[0]}")
@@ -570,7 +580,14 @@ def main() -> int:
             work = Path(args.keep) / f"n{n}" if args.keep else Path(tmp)
             work.mkdir(parents=True, exist_ok=True)
             t0 = time.monotonic()
-            plan = generate(work, n)
+            saved = work / "plan.json"
+            if args.reuse and saved.is_file():  # the inputs of an earlier run of this size (same seed)
+                plan = Plan(**json.loads(saved.read_text()))
+                shutil.rmtree(work / "out", ignore_errors=True)
+                (work / "stages.jsonl").unlink(missing_ok=True)
+            else:
+                plan = generate(work, n)
+                saved.write_text(json.dumps(plan.__dict__))
             gen_s = time.monotonic() - t0
             if args.generate_only:
                 print(f"N={n:,}: {plan.submissions:,} submissions, {len(plan.warcs)} WARC files in {work} ({gen_s:.0f} s)")
