@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import sys
 
 from webtext.config import BuildConfig
@@ -140,10 +141,21 @@ def runner_session(config: BuildConfig):
     from distributed import LocalCluster
 
     dask.config.set({"distributed.worker.daemon": False})  # workers may start processes (the Scrapy crawls)
-    cluster = LocalCluster(
-        n_workers=config.effective_workers(), threads_per_worker=1, processes=True,
-        dashboard_address=None, silence_logs=logging.ERROR,
-    )
+    # The worker processes start with SIGINT ignored (an ignored signal stays ignored in a child):
+    # Ctrl-C is the launcher's to handle; it closes the cluster, which ends them, without a
+    # traceback from each.
+    import threading
+
+    in_main = threading.current_thread() is threading.main_thread()  # signal handlers live there only
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+    try:
+        cluster = LocalCluster(
+            n_workers=config.effective_workers(), threads_per_worker=1, processes=True,
+            dashboard_address=None, silence_logs=logging.ERROR,
+        )
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
     try:
         log("build", f"Dask: local cluster of {config.effective_workers()} worker processes at {cluster.scheduler_address}")
         yield RunnerSession([f"--dask_client_address={cluster.scheduler_address}"])
