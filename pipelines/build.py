@@ -250,11 +250,12 @@ def build_stage_pipeline(config: BuildConfig, stage: str, session_args: list[str
     job = f"webtext-{stage}-{re.sub(r'[^a-z0-9]', '', config.until)}-{int(time.time())}"
     options = pipeline_options(config, job, session_args or [])
     p = beam.Pipeline(runner=make_runner(config, options), options=options)
-    kind, parts = STAGE_KIND[stage], config.output_parts()
+    files = [] if stage == "harvest" else store.data_files(out, STAGE_INPUT[stage])
+    kind = STAGE_KIND[stage]
+    parts = config.output_parts(sum(store.file_meta(f)["row_bytes"] for f in files) if stage == "dedup" else 0)
     if stage == "harvest":
         _harvest_input(config, p) | "Write" >> t.WriteOutputs(out, stage, kind, parts)
         return p
-    files = store.data_files(out, STAGE_INPUT[stage])
     if stage in ("extract", "clean"):  # per unit of work: read, process and write in one worker call
         step = t.extract_step() if stage == "extract" else t.clean_step(_clean_options(config))
         t.units(p, files, "Input") | "Process" >> beam.ParDo(t.UnitStage(out, stage, step, kind))

@@ -185,33 +185,51 @@ def _table(rows: list[dict], kind: str):
     return to_table(rows, schema(kind))
 
 
-def write_parquet(path: str, rows: list[dict], kind: str) -> dict:
-    """Rows of one kind as one Parquet file at `path` (local: temp name then rename; gs://: the
-    object appears when complete). Returns {"path", "rows", "row_bytes"}."""
-    import io
-    import os
+def write_parquet(path: str, rows, kind: str) -> dict:
+    """Rows of one kind (any iterable: they are written `ROW_GROUP_ROWS` at a time, never all held)
+    as one Parquet file at `path` (local: temp name then rename; gs://: the object appears when
+    complete). Returns {"path", "rows", "row_bytes"}."""
+    import itertools
 
     import pyarrow.parquet as pq
 
+    from webtext.errors import InputError
     from webtext.shards import table_row_bytes
 
-    table = _table(rows, kind)
-    meta = {"webtext.kind": kind, "webtext.rows": str(table.num_rows)}
-    row_bytes = table_row_bytes(table) if kind == "documents" else 0
-    if kind == "documents":
-        meta["webtext.row_bytes"] = str(row_bytes)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
-    kwargs = dict(compression="zstd", row_group_size=ROW_GROUP_ROWS)
-    if "://" in path:
-        buf = io.BytesIO()
-        pq.write_table(table, buf, **kwargs)
-        write_bytes(path, buf.getvalue())
-    else:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        pq.write_table(table, tmp, **kwargs)
-        os.replace(tmp, path)
-    return {"path": path, "rows": table.num_rows, "row_bytes": row_bytes}
+    handle = open_write(path)
+    writer, n, row_bytes = None, 0, 0
+    try:
+        rows = iter(rows)
+        while True:
+            batch = list(itertools.islice(rows, ROW_GROUP_ROWS))
+            if not batch and writer is not None:
+                break
+            table = _table(batch, kind)
+            if writer is None:
+                writer = pq.ParquetWriter(handle, table.schema, compression="zstd")
+            elif not table.schema.equals(writer.schema):  # e.g. an extra column all null so far
+                if table.schema.names != writer.schema.names:
+                    raise InputError(f"rows with other columns ({table.schema.names}) than the first ({writer.schema.names})", path=path)
+                table = table.cast(writer.schema)
+            writer.write_table(table)
+            n += table.num_rows
+            row_bytes += table_row_bytes(table) if kind == "documents" else 0
+            if not batch:
+                break
+        meta = {"webtext.kind": kind, "webtext.rows": str(n)}
+        if kind == "documents":
+            meta["webtext.row_bytes"] = str(row_bytes)
+        writer.add_key_value_metadata(meta)
+        writer.close()
+    except BaseException:
+        handle.close()
+        if "://" not in path:
+            import os
+
+            os.unlink(handle.name)
+        raise
+    close_write(handle, path)
+    return {"path": path, "rows": n, "row_bytes": row_bytes}
 
 
 def parquet_file(path: str):
@@ -252,7 +270,7 @@ def read_parquet_rows(pattern: str) -> list[dict]:
 
 def file_meta(path: str) -> dict:
     meta = parquet_file(path).metadata
-    kv = {k.decode(): v.decode() for k, v in (meta.metadata or {}).items()}
+    kv = {k.decode(): v.decode(errors="replace") for k, v in (meta.metadata or {}).items()}
     return {"rows": meta.num_rows, "row_bytes": int(kv.get("webtext.row_bytes", 0))}
 
 
@@ -278,10 +296,15 @@ def dead_letter_files(out: str, stage: str) -> list[str]:
     return glob(dead_letter_prefix(out, stage) + "-*.jsonl")
 
 
-def write_dead_letters(out: str, stage: str, name: str, rows: list[dict]) -> str:
+def write_dead_letters(out: str, stage: str, name: str, rows) -> dict:
+    """Dead-letter rows as JSON lines (streamed; temp name then rename locally)."""
     path = f"{dead_letter_prefix(out, stage)}-{name}.jsonl"
-    write_bytes(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows).encode())
-    return path
+    handle, n = open_write(path), 0
+    for r in rows:
+        handle.write((json.dumps(r, ensure_ascii=False, default=str) + "\n").encode())
+        n += 1
+    close_write(handle, path)
+    return {"path": path, "rows": n}
 
 
 # ----------------------------------------------------------------------------------- markers

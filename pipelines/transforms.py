@@ -657,14 +657,14 @@ def _part_key(row, tag: str, parts: int):
 
 
 def write_unit(out: str, stage: str, name: str, outputs: dict, kind: str):
-    """One unit's kept rows, drop rows and dead letters as files named after the unit; yields what
-    was written ({"path", "rows", ...}). Deterministic names: a retried unit overwrites its own."""
+    """One unit's kept rows, drop rows and dead letters (lists, or iterables that are streamed) as
+    files named after the unit; yields what was written ({"path", "rows", ...}). Deterministic
+    names: a retried unit overwrites its own."""
     for tag, rows in sorted(outputs.items()):
-        if not rows:
+        if isinstance(rows, list) and not rows:
             continue
-        rows = sorted(rows, key=_row_key)
         if tag == DEAD:
-            yield {"path": store.write_dead_letters(out, stage, name, rows), "rows": len(rows)}
+            yield store.write_dead_letters(out, stage, name, rows)
         else:
             prefix = store.data_prefix(out, stage) if tag == KEPT else store.drops_prefix(out, stage)
             yield store.write_parquet(f"{prefix}-{name}.parquet", rows, kind if tag == KEPT else "drops")
@@ -675,8 +675,8 @@ class _WritePart(beam.DoFn):
         self.out, self.stage, self.kind, self.parts = out, stage, kind, parts
 
     def process(self, item):
-        (tag, part), rows = item
-        yield from write_unit(self.out, self.stage, f"{part:05d}-of-{self.parts:05d}", {tag: list(rows)}, self.kind)
+        (tag, part), rows = item  # rows: the runner's iterable, streamed into the file
+        yield from write_unit(self.out, self.stage, f"{part:05d}-of-{self.parts:05d}", {tag: rows}, self.kind)
 
 
 class WriteOutputs(beam.PTransform):

@@ -100,9 +100,11 @@ class BuildConfig:
             return "dataflow"
         return "other"
 
-    def output_parts(self) -> int:
-        """Files per kind of output of the shuffled stages (harvest, fetch, dedup): two per worker."""
-        return 2 * self.effective_workers()
+    def output_parts(self, input_bytes: int = 0) -> int:
+        """Files per kind of output of the shuffled stages (harvest, fetch, dedup): two per worker,
+        and at least one per 128 MB of input text, so that no part (one GroupByKey group, which
+        some runners hold whole) grows with the corpus."""
+        return max(2 * self.effective_workers(), -(-int(input_bytes) // (128 * 2**20)))
 
     def effective_workers(self) -> int:
         return self.workers if self.workers > 0 else (os.cpu_count() or 1)
