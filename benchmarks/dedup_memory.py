@@ -33,14 +33,34 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("WEBTEXT_SHARED", REPO.parent / "shared"))
 
-IN_MEMORY = r"""
-import sys
+# Each measured child reports its own resident high-water mark (VmHWM) at exit: `ru_maxrss` of a
+# forked child can carry its parent's peak across fork+exec.
+HWM = r"""
+import atexit, sys
+def _hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            open(sys.argv[-1], "w").write(line.split()[1])
+atexit.register(_hwm)
+"""
+IN_MEMORY = HWM + r"""
 from pathlib import Path
 from webtext.dedup import DedupOptions, dedup_documents
 from webtext.shards import read_documents, write_documents
 kept, report = dedup_documents(read_documents(sys.argv[1]), DedupOptions())
 write_documents(kept, sys.argv[2])
 report.write(Path(sys.argv[2]) / "report.json")
+"""
+COMMAND = HWM + r"""
+from webtext.cli import main
+main(["dedup", "--docs", sys.argv[1], "--out", sys.argv[2]])
+"""
+GENERATE = r"""
+import sys
+sys.path.insert(0, sys.argv[3])
+from dedup_memory import make_docs
+from webtext.shards import write_documents
+write_documents(make_docs(int(sys.argv[1])), sys.argv[2], rows_per_file=10_000)
 """
 
 
@@ -75,28 +95,25 @@ def make_docs(n: int, seed: int = 5) -> list[dict]:
     return docs
 
 
-def run(cmd: list[str]) -> tuple[float, float]:
-    """(peak resident MiB of that child alone, wall seconds)."""
+def run(script: str, *args: str) -> tuple[float, float]:
+    """(peak resident MiB of that child alone, from its own VmHWM; wall seconds)."""
     env = {**os.environ, "WEBTEXT_QUIET": "1", "PYTHONPATH": str(REPO)}
-    t = time.monotonic()
-    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace")
-    if proc.returncode:
-        sys.exit(f"{' '.join(cmd)} failed:\n{err[-3000:]}")
-    return usage.ru_maxrss / 1024, time.monotonic() - t
+    with tempfile.NamedTemporaryFile(suffix=".hwm") as hwm:
+        t = time.monotonic()
+        proc = subprocess.run([sys.executable, "-c", script, *args, hwm.name], env=env, stderr=subprocess.PIPE)
+        if proc.returncode:
+            sys.exit(f"child failed:\n{proc.stderr.decode(errors='replace')[-3000:]}")
+        return int(Path(hwm.name).read_text() or 0) / 1024, time.monotonic() - t
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--docs", type=int, action="append", help="documents (repeatable; default 20000 and 100000)")
     ap.add_argument("--keep", metavar="DIR")
+    ap.add_argument("--skip-before", action="store_true", help="measure the command only, not the in-memory path")
     args = ap.parse_args()
     sizes = args.docs or [20_000, 100_000]
     import pyarrow.parquet as pq
-
-    from webtext.shards import write_documents
 
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"{'documents':>10} {'text MiB':>9} {'in memory (before) MiB':>23} {'webtext dedup (now) MiB':>24} {'kept':>8}  same output")
@@ -104,12 +121,20 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="webtext-dedup-mem-") as tmp:
             work = Path(args.keep) / f"n{n}" if args.keep else Path(tmp)
             work.mkdir(parents=True, exist_ok=True)
-            docs = make_docs(n)
-            text_mib = sum(len(d["text"].encode()) for d in docs) / 2**20
-            write_documents(docs, work / "in", rows_per_file=10_000)
-            del docs
-            before, t_before = run([sys.executable, "-c", IN_MEMORY, str(work / "in"), str(work / "before")])
-            after, t_after = run([sys.executable, "-m", "webtext.cli", "dedup", "--docs", str(work / "in"), "--out", str(work / "after")])
+            # Generated in a child: this process stays small (its children start as copies of it).
+            subprocess.run([sys.executable, "-c", GENERATE, str(n), str(work / "in"), str(Path(__file__).parent)],
+                           env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)  # fmt: skip
+            text_mib = sum(pq.read_table(f, columns=["n_chars"]).column(0).to_numpy().sum()
+                           for f in (work / "in/documents").glob("*.parquet")) / 2**20  # fmt: skip
+            if args.skip_before:
+                before, t_before = float("nan"), float("nan")
+            else:
+                before, t_before = run(IN_MEMORY, str(work / "in"), str(work / "before"))
+            after, t_after = run(COMMAND, str(work / "in"), str(work / "after"))
+            if args.skip_before:
+                report_a = json.loads((work / "after/report.json").read_text())
+                print(f"{n:>10,} {text_mib:>9,.0f} {'(not run)':>23} {after:>18,.0f} ({t_after:4.0f} s) {report_a['kept']:>8,}  -")
+                continue
 
             def rows(folder: Path) -> list:
                 files = sorted((folder / "documents").glob("part-*.parquet"))
