@@ -90,6 +90,13 @@ DOCUMENT_COLUMNS = (
 )
 
 
+def epoch_to_unit(values: list, unit: str) -> list:
+    """Epoch seconds (ints) in memory -> the integer values of a timestamp column of `unit`;
+    datetimes and None pass through (pyarrow converts them)."""
+    scale = {"s": 1, "ms": 1000, "us": 10**6, "ns": 10**9}[unit]
+    return [v * scale if isinstance(v, int) and not isinstance(v, bool) else v for v in values]
+
+
 def _arrow_type(name: str):
     import pyarrow as pa
 
@@ -118,8 +125,9 @@ def column_descriptions(schema) -> list[tuple[str, str, str]]:
     return out
 
 
-def _epoch_seconds(table):
-    """Timestamp columns as int64 epoch seconds (how rows carry times in memory)."""
+def timestamps_to_epoch(table):
+    """Timestamp columns as int64 epoch seconds (how rows carry times in memory); every reader of a
+    table with time columns (documents, links) goes through this."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -142,8 +150,7 @@ def to_table(rows: list[dict], schema=None):
     for field in schema:
         values = [r.get(field.name) for r in rows]
         if pa.types.is_timestamp(field.type):  # epoch seconds in memory -> the column's unit
-            scale = {"s": 1, "ms": 1000, "us": 10**6, "ns": 10**9}[field.type.unit]
-            values = [v * scale if isinstance(v, int) and not isinstance(v, bool) else v for v in values]
+            values = epoch_to_unit(values, field.type.unit)
         try:
             arrays.append(pa.array(values, type=field.type))
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
@@ -196,7 +203,7 @@ def read_documents(path: str | os.PathLike) -> list[dict]:
         missing = {"url", "text"} - set(table.column_names)
         if missing:
             raise InputError(f"not a documents table: missing column(s) {sorted(missing)}", path=str(f))
-        rows.extend(_epoch_seconds(table).to_pylist())
+        rows.extend(timestamps_to_epoch(table).to_pylist())
     return rows
 
 
@@ -373,7 +380,7 @@ def read_spills(paths: Iterable[str | os.PathLike], opener=open) -> list[dict]:
     for path in sorted(str(p) for p in paths):
         with opener(path, "rb") as fh:
             for batch in pa.ipc.open_stream(fh):
-                rows.extend(_epoch_seconds(pa.Table.from_batches([batch])).to_pylist())
+                rows.extend(timestamps_to_epoch(pa.Table.from_batches([batch])).to_pylist())
     return rows
 
 

@@ -457,8 +457,10 @@ def iter_fetch_pages(fetch_dir: str | os.PathLike) -> Iterator[Page]:
 
 
 def read_links(path: str | os.PathLike) -> dict[str, dict]:
-    """Link rows by URL from a links table (a Parquet file or a folder of them)."""
+    """Link rows by URL from a links table (a Parquet file or a folder of them); times as epoch seconds."""
     import pyarrow.parquet as pq
+
+    from webtext.shards import timestamps_to_epoch
 
     p = Path(path)
     files = sorted(p.rglob("*.parquet")) if p.is_dir() else [p]
@@ -467,7 +469,7 @@ def read_links(path: str | os.PathLike) -> dict[str, dict]:
     out = {}
     for f in files:
         try:
-            for row in pq.read_table(f).to_pylist():
+            for row in timestamps_to_epoch(pq.read_table(f)).to_pylist():
                 out[row["url"]] = row
         except Exception as exc:
             raise InputError(f"cannot read links table: {exc}", path=str(f)) from None

@@ -493,18 +493,23 @@ _BATCH = 20_000  # rows per Parquet row group; also the most rows held before wr
 
 
 def links_schema():
+    """The links table's schema; each field has its description in the Parquet field metadata.
+    `first_created_utc` is a UTC timestamp on disk and epoch seconds in the rows (`read_links`)."""
     import pyarrow as pa
+
+    def f(name, typ, desc):
+        return pa.field(name, typ, metadata={"description": desc})
 
     return pa.schema(
         [
-            ("url", pa.string()),
-            ("domain", pa.string()),
-            ("subreddits", pa.list_(pa.string())),
-            ("reddit_ids", pa.list_(pa.string())),
-            ("first_created_utc", pa.int64()),
-            ("score", pa.int64()),
-            ("score_sum", pa.int64()),
-            ("n_submissions", pa.int32()),
+            f("url", pa.string(), "the normalised outbound URL"),
+            f("domain", pa.string(), "host of `url`, lower case, without a leading www."),
+            f("subreddits", pa.list_(pa.string()), "subreddits of the submissions that posted the URL"),
+            f("reddit_ids", pa.list_(pa.string()), "ids of the submissions that posted the URL"),
+            f("first_created_utc", pa.timestamp("ms", tz="UTC"), "creation time of the earliest of those submissions"),
+            f("score", pa.int64(), "highest score of those submissions"),
+            f("score_sum", pa.int64(), "sum of their scores"),
+            f("n_submissions", pa.int32(), "how many submissions posted the URL"),
         ]
     )
 
@@ -524,6 +529,8 @@ def write_links(rows: Iterable[dict], out_dir: str | os.PathLike, *, rows_per_fi
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
+    from webtext.shards import epoch_to_unit
+
     schema = links_schema()
     names = schema.names
     names_written: list[str] = []
@@ -538,6 +545,7 @@ def write_links(rows: Iterable[dict], out_dir: str | os.PathLike, *, rows_per_fi
             names_written.append(name)
             writer = pq.ParquetWriter(tmp / name, schema, compression="zstd")
         columns = {n: [r[n] for r in batch] for n in names}
+        columns["first_created_utc"] = epoch_to_unit(columns["first_created_utc"], "ms")
         writer.write_table(pa.Table.from_pydict(columns, schema=schema))
         batch.clear()
 
@@ -568,8 +576,11 @@ def write_links(rows: Iterable[dict], out_dir: str | os.PathLike, *, rows_per_fi
 
 
 def read_links(path_or_dir: str | os.PathLike) -> list[dict]:
-    """Rows of a links Parquet file, or of every `*.parquet` in a folder (in file-name order)."""
+    """Rows of a links Parquet file, or of every `*.parquet` in a folder (in file-name order);
+    `first_created_utc` as epoch seconds."""
     import pyarrow.parquet as pq
+
+    from webtext.shards import timestamps_to_epoch
 
     path = Path(path_or_dir)
     if path.is_dir():
@@ -583,7 +594,7 @@ def read_links(path_or_dir: str | os.PathLike) -> list[dict]:
     rows: list[dict] = []
     for f in files:
         try:
-            rows.extend(pq.read_table(f).to_pylist())
+            rows.extend(timestamps_to_epoch(pq.read_table(f)).to_pylist())
         except Exception as exc:  # pyarrow raises several types for a damaged file
             raise InputError(f"unreadable Parquet file: {exc}", path=str(f)) from None
     return rows
