@@ -249,10 +249,10 @@ def row_groups(path: str) -> list[tuple[str, int]]:
 
 
 def read_row_group(path: str, index: int, columns=None) -> list[dict]:
-    from webtext.shards import _epoch_seconds
+    from webtext.shards import timestamps_to_epoch
 
     # times as epoch seconds, as rows carry them in memory (timestamp columns on disk)
-    rows = _epoch_seconds(parquet_file(path).read_row_group(index, columns=columns)).to_pylist()
+    rows = timestamps_to_epoch(parquet_file(path).read_row_group(index, columns=columns)).to_pylist()
     if rows and "detail" in rows[0] and "reason" in rows[0]:  # drops: detail back to a dict
         for r in rows:
             r["detail"] = json.loads(r["detail"]) if r.get("detail") else {}
