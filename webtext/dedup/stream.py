@@ -34,7 +34,7 @@ import numpy as np
 
 from webtext.dedup import DedupOptions, DocKeys, dedup_plan, minhash
 from webtext.report import StageReport
-from webtext.shards import _epoch_seconds, _write_parquet_atomic, document_files, iter_batches, to_table
+from webtext.shards import _write_parquet_atomic, document_files, iter_batches, timestamps_to_epoch, to_table
 
 KEY_COLUMNS = ["url", "final_url", "text", "first_created_utc", "score"]
 
@@ -45,7 +45,7 @@ def iter_rows(files: list[Path], columns: list[str] | None, batch_rows: int) -> 
 
     for f in files:
         for batch in iter_batches(f, columns=columns, batch_rows=batch_rows):
-            yield _epoch_seconds(pa.Table.from_batches([batch])).to_pylist()  # times as epoch seconds, as read_documents
+            yield timestamps_to_epoch(pa.Table.from_batches([batch])).to_pylist()  # times as epoch seconds, as read_documents
 
 
 def dedup_folder(
