@@ -57,7 +57,7 @@ def free_port() -> int:
     return port
 
 
-def _wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 60.0) -> None:
+def _wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
