@@ -91,10 +91,30 @@ DOCUMENT_COLUMNS = (
 
 
 def epoch_to_unit(values: list, unit: str) -> list:
-    """Epoch seconds (ints) in memory -> the integer values of a timestamp column of `unit`;
+    """Epoch seconds (ints or floats) in memory -> the integer values of a timestamp column of `unit`;
     datetimes and None pass through (pyarrow converts them)."""
     scale = {"s": 1, "ms": 1000, "us": 10**6, "ns": 10**9}[unit]
-    return [v * scale if isinstance(v, int) and not isinstance(v, bool) else v for v in values]
+    return [round(v * scale) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for v in values]
+
+
+def _times_to_unit(values: list, typ) -> list:
+    """`epoch_to_unit` for a column of `typ`, into struct columns too (the Beam `pages` rows carry
+    the links row, with its timestamp, as a struct)."""
+    import pyarrow as pa
+
+    if pa.types.is_timestamp(typ):
+        return epoch_to_unit(values, typ.unit)
+    if pa.types.is_struct(typ) and any(pa.types.is_timestamp(f.type) or pa.types.is_struct(f.type) for f in typ):
+        out = []
+        for v in values:
+            if isinstance(v, dict):
+                v = dict(v)
+                for f in typ:
+                    if f.name in v:
+                        v[f.name] = _times_to_unit([v[f.name]], f.type)[0]
+            out.append(v)
+        return out
+    return values
 
 
 def _arrow_type(name: str):
@@ -129,13 +149,43 @@ def timestamps_to_epoch(table):
     """Timestamp columns as int64 epoch seconds (how rows carry times in memory); every reader of a
     table with time columns (documents, links) goes through this."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     for i, f in enumerate(table.schema):
-        if pa.types.is_timestamp(f.type):
-            seconds = pc.cast(table.column(i), pa.timestamp("s", tz=f.type.tz), safe=False)
-            table = table.set_column(i, pa.field(f.name, pa.int64(), metadata=f.metadata), pc.cast(seconds, pa.int64()))
+        if _has_time(f.type):
+            chunks = [_epoch_array(c) for c in table.column(i).chunks]
+            typ = chunks[0].type if chunks else _epoch_type(f.type)
+            table = table.set_column(i, pa.field(f.name, typ, metadata=f.metadata), pa.chunked_array(chunks, typ))
     return table
+
+
+def _has_time(typ) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_timestamp(typ) or (pa.types.is_struct(typ) and any(_has_time(f.type) for f in typ))
+
+
+def _epoch_type(typ):
+    import pyarrow as pa
+
+    if pa.types.is_timestamp(typ):
+        return pa.int64()
+    if pa.types.is_struct(typ):
+        return pa.struct([pa.field(f.name, _epoch_type(f.type), metadata=f.metadata) for f in typ])
+    return typ
+
+
+def _epoch_array(arr):
+    """One array with its timestamps (top level or inside structs) as int64 epoch seconds."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_timestamp(arr.type):
+        return pc.cast(pc.cast(arr, pa.timestamp("s", tz=arr.type.tz), safe=False), pa.int64())
+    if pa.types.is_struct(arr.type) and _has_time(arr.type):
+        children = [_epoch_array(arr.field(j)) for j in range(arr.type.num_fields)]
+        fields = [pa.field(f.name, c.type, metadata=f.metadata) for f, c in zip(arr.type, children)]
+        return pa.StructArray.from_arrays(children, fields=fields, mask=arr.is_null())
+    return arr
 
 
 _epoch_seconds = timestamps_to_epoch  # its earlier name, for work in flight that still imports it
@@ -152,8 +202,7 @@ def to_table(rows: list[dict], schema=None):
     arrays = []
     for field in schema:
         values = [r.get(field.name) for r in rows]
-        if pa.types.is_timestamp(field.type):  # epoch seconds in memory -> the column's unit
-            values = epoch_to_unit(values, field.type.unit)
+        values = _times_to_unit(values, field.type)  # epoch seconds in memory -> the column's unit
         try:
             arrays.append(pa.array(values, type=field.type))
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:

@@ -78,6 +78,13 @@ def test_shards_hold_exactly_the_expected_documents(docs, cases):
         assert d["text"] and d["n_words"] >= 100
         assert not is_wikipedia(d["url"]) and not is_wikipedia(d["final_url"])
         assert d["first_created_utc"].timestamp() < CAP_UTC  # a UTC timestamp column
+    # the earliest submission of each URL, to the second (a seconds-as-milliseconds slip gives 1970)
+    first: dict[str, int] = {}
+    for c in cases:
+        if c["expect"] in ("kept", "merged"):  # merged: the same URL spelled otherwise
+            url = normalize_url(c["url"])
+            first[url] = min(first.get(url, c["created_utc"]), int(c["created_utc"]))
+    assert {d["url"]: int(d["first_created_utc"].timestamp()) for d in docs} == first
 
 
 def test_no_duplicates_in_the_shards(docs):
