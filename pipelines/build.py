@@ -25,6 +25,7 @@ card are written here.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -49,6 +50,10 @@ _INTERRUPTED = threading.Event()  # set by Ctrl-C: a runner error that follows i
 
 def _on_sigint(signum, frame):
     _INTERRUPTED.set()
+    # the runner's gRPC threads log their broken streams as the workers go (ERROR with a
+    # traceback, "Failed to read inputs in the data plane"): that is this interrupt, reported in one line
+    for name in ("apache_beam", "grpc"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     raise KeyboardInterrupt
 
 
