@@ -188,9 +188,6 @@ def _epoch_array(arr):
     return arr
 
 
-_epoch_seconds = timestamps_to_epoch  # its earlier name, for work in flight that still imports it
-
-
 def to_table(rows: list[dict], schema=None):
     """A pyarrow Table of documents-table rows (or of `schema`'s rows): schema columns first
     (missing values null), then any other keys the rows carry, sorted by name, inferred types."""

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 # MurmurHash3's 64-bit finaliser, vectorised (the MinHash stage's; one copy in the project)
-from webtext.dedup.minhash import _fmix64 as _mix
+from webtext.dedup.minhash import fmix64 as _mix
 
 WORD_RE = re.compile(r"[^\W_]+")  # Unicode letters and digits; "_" is a \w but not alphanumeric
 _P1 = np.uint64(0x9E3779B97F4A7C15)

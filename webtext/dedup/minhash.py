@@ -112,7 +112,7 @@ def _power_tables(length: int) -> tuple[np.ndarray, np.ndarray]:
     return _powers
 
 
-def _fmix64(h: np.ndarray) -> np.ndarray:
+def fmix64(h: np.ndarray) -> np.ndarray:
     h = h ^ (h >> np.uint64(33))
     h = h * np.uint64(0xFF51AFD7ED558CCD)
     h = h ^ (h >> np.uint64(33))
@@ -128,7 +128,7 @@ def shingle_hash(shingle: bytes) -> int:
     for byte in reversed(shingle):  # Horner: sum_j s[j] * P**j
         x = (x * _P + byte) & _M64
     x = (x + len(shingle)) & _M64
-    return int(_fmix64(np.array([x], dtype=np.uint64))[0] >> np.uint64(32))
+    return int(fmix64(np.array([x], dtype=np.uint64))[0] >> np.uint64(32))
 
 
 def shingle_hashes(text: str, n: int = 5) -> np.ndarray:
@@ -148,7 +148,7 @@ def shingle_hashes(text: str, n: int = 5) -> np.ndarray:
     prefix = np.zeros(len(norm) + 1, dtype=np.uint64)
     np.cumsum(data * pw[: len(norm)], out=prefix[1:])
     h = (prefix[ends] - prefix[starts]) * pinv[starts] + (ends - starts).astype(np.uint64)
-    return (_fmix64(h) >> np.uint64(32)).astype(_U32)
+    return (fmix64(h) >> np.uint64(32)).astype(_U32)
 
 
 HASHES = {"poly": shingle_hashes, "sha1": shingle_hashes_sha1}
