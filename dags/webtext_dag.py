@@ -40,6 +40,7 @@ Params (trigger with `airflow dags trigger webtext --conf '{"until": "2017-12", 
 | `archive_endpoint` | with an archive source: a pywb collection or CDX server instead of the public archive ('' = the public one) |
 | `output` | the build folder (shards/, manifest.json, README.md; tokenizer/, tokens/, gpt2/ are added) |
 | `workers` | local Beam workers (0 = one per CPU) |
+| `decontaminate`, `decontaminate_threshold`, `decontaminate_ngram` | evaluation files whose n-grams the clean stage removes from the corpus (`webtext build --decontaminate`, docs/checks.md) |
 | `vocab_size` | BPE vocabulary size including `<|endoftext|>` |
 | `val_permille` | documents per 1000 held out in `val.bin` |
 | `train_gpt2`, `gpt2_model`, `gpt2_max_steps`, `gpt2_args` | the optional training task (resumes from its checkpoint when retried) |
@@ -97,6 +98,10 @@ def build_command(params: dict, stop_after: str | None = None) -> str:
         args += ["--replay", *map(str, params["replay"])]
     if params.get("workers"):
         args += ["--workers", str(int(params["workers"]))]
+    if params.get("decontaminate"):
+        args += ["--decontaminate", *map(str, params["decontaminate"])]
+        args += ["--decontaminate-threshold", str(int(params.get("decontaminate_threshold") or 0))]
+        args += ["--decontaminate-ngram", str(int(params.get("decontaminate_ngram") or 8))]
     if stop_after:
         args += ["--stop-after", stop_after]
     return shlex.join(args)
@@ -135,6 +140,10 @@ with DAG(
         "archive_endpoint": Param("", type="string", description="archive URL for an archive source ('' = the public archive)"),
         "output": Param(str(REPO / "webtext-out"), type="string", description="the build folder"),
         "workers": Param(0, type="integer", minimum=0, description="local Beam workers (0 = one per CPU)"),
+        "decontaminate": Param([], type="array", items={"type": "string"},
+                               description="evaluation files: drop corpus documents sharing their n-grams (empty = none)"),
+        "decontaminate_threshold": Param(0, type="integer", minimum=0, description="shared n-grams a document may have"),
+        "decontaminate_ngram": Param(8, type="integer", minimum=1, description="n-gram length for decontamination"),
         "vocab_size": Param(50257, type="integer", minimum=257, description="BPE vocabulary size"),
         "train_gpt2": Param(False, type="boolean", description="run the GPT-2 training task"),
         "gpt2_model": Param("gpt2-124m", type="string", description="model size for train_gpt2"),

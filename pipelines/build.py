@@ -262,7 +262,7 @@ def build_stage_pipeline(config: BuildConfig, stage: str, session_args: list[str
         _harvest_input(config, p) | "Write" >> t.WriteOutputs(out, stage, kind, parts)
         return p
     if stage in ("extract", "clean"):  # per unit of work: read, process and write in one worker call
-        step = t.extract_step() if stage == "extract" else t.clean_step(_clean_options(config))
+        step = t.extract_step() if stage == "extract" else t.clean_step(_clean_options(config), _decontamination(config))
         t.units(p, files, "Input") | "Process" >> beam.ParDo(t.UnitStage(out, stage, step, kind))
         return p
     rows = t.read_rows(p, files, "Input")
@@ -274,6 +274,32 @@ def _clean_options(config: BuildConfig):
     from webtext.filters import CleanOptions
 
     return CleanOptions(**config.clean_options)
+
+
+EVAL_NGRAMS_FILE = "eval-ngrams.npz"
+
+
+def _decontamination(config: BuildConfig) -> tuple | None:
+    """What the clean stage's workers need to decontaminate: (the evaluation n-grams file, its key,
+    the threshold), or None without --decontaminate."""
+    if not config.decontaminate:
+        return None
+    path = store.join(store.stage_dir(config.out, "clean"), EVAL_NGRAMS_FILE)
+    return path, config.fingerprint("clean"), config.decontaminate_threshold
+
+
+def _write_eval_ngrams(config: BuildConfig) -> dict:
+    """The evaluation files' n-grams, computed once here (they are small) and written next to the
+    clean stage's outputs for its workers (local or gs://: no side input, which Dask would hold whole)."""
+    from webtext.checks.overlap import EvalNgrams
+
+    index = EvalNgrams(config.decontaminate, config.decontaminate_ngram, config.decontaminate_format,
+                       config.decontaminate_field)
+    data = index.to_bytes()
+    store.write_bytes(_decontamination(config)[0], data)
+    log("clean", f"decontamination: {len(index):,} distinct {index.n}-grams from {len(index.files)} evaluation "
+                 f"file(s) ({len(data):,} bytes); a document sharing more than {config.decontaminate_threshold} is dropped")
+    return {"eval_ngrams": len(index), "files": index.files, "ngram": index.n, "threshold": config.decontaminate_threshold}
 
 
 def _run_pipeline(p, session) -> object:
@@ -294,6 +320,7 @@ def _run_pipeline(p, session) -> object:
 def _run_stage_pipeline(config: BuildConfig, stage: str, session) -> tuple[StageReport, dict]:
     out = config.out
     _clear_stage(out, stage)
+    decontamination = _write_eval_ngrams(config) if stage == "clean" and config.decontaminate else None
     upstream = STAGE_INPUT.get(stage)
     upstream_rows = sum(store.file_meta(f)["rows"] for f in store.data_files(out, upstream)) if upstream else None
     result = None
@@ -311,7 +338,10 @@ def _run_stage_pipeline(config: BuildConfig, stage: str, session) -> tuple[Stage
     if dead:
         log(stage, f"{report.dropped.get('dead_letter', 0):,} element(s) failed: see {', '.join(dead)}")
     checks = {"counts": "outputs", "metrics": "matched" if metrics is not None else "not available on this runner"}
-    return report, {"dead_letter_files": dead, "checks": checks}
+    extra = {"dead_letter_files": dead, "checks": checks}
+    if decontamination:
+        extra["decontamination"] = decontamination
+    return report, extra
 
 
 _USER_ERROR = re.compile(r"webtext\.errors\.(\w+Error): (.+)")

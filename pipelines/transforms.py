@@ -33,7 +33,7 @@ only file names (`Shards`); the dedup stage's exact/near groupings still carry t
 | `Harvest`      | `reddit.dumps.iter_records`, `reddit.links.classify`, GroupByKey(url), `link_row`, `qualifies` |
 | `Fetch`        | GroupByKey(bucket of the domain), `fetch.fetch_urls` per batch (Scrapy in a subprocess) |
 | `Extract`      | `fetch.replay.read_response`, `extract.document_from_page`                     |
-| `Clean`        | `filters.clean_document`                                                      |
+| `Clean`        | `filters.clean_document`; with `--decontaminate`, `checks.overlap.EvalNgrams.contaminated` |
 | `Dedup`        | `dedup.exact.url_key`/`text_key` + GroupByKey, `dedup.minhash.signature`, `dedup.clusters` |
 
 Near-duplicates, the distributed way (`NearDedup`): a MinHash signature per document; one
@@ -395,14 +395,35 @@ class Extract(beam.PTransform):
 # ----------------------------------------------------------------------------------- clean
 
 
-def _clean(opts, doc: dict):
+_EVAL_NGRAMS: dict[str, object] = {}  # per worker process: key -> webtext.checks.overlap.EvalNgrams
+
+
+def _eval_ngrams(path: str, key: str):
+    """The evaluation n-grams the launcher wrote (`path`), loaded once per worker process (`key`:
+    the clean stage's fingerprint, which changes with the evaluation files)."""
+    if key not in _EVAL_NGRAMS:
+        from webtext.checks.overlap import EvalNgrams
+
+        _EVAL_NGRAMS.clear()
+        _EVAL_NGRAMS[key] = EvalNgrams.from_bytes(store.read_bytes(path))
+    return _EVAL_NGRAMS[key]
+
+
+def _clean(opts, doc: dict, decontaminate: tuple | None = None):
     from webtext.filters import clean_document
 
-    return clean_document(doc, opts)
+    out, reason = clean_document(doc, opts)
+    if out is not None and decontaminate:  # (path, key, threshold) of the evaluation n-grams
+        path, key, threshold = decontaminate
+        if _eval_ngrams(path, key).contaminated(out.get("text"), threshold):
+            return None, "contaminated"
+    return out, reason
 
 
-def clean_step(opts) -> LibraryStep:
-    return LibraryStep("clean", "clean_document", functools.partial(_clean, opts))
+def clean_step(opts, decontaminate: tuple | None = None) -> LibraryStep:
+    """`filters.clean_document`, then (with `decontaminate` = (n-grams file, key, threshold)) the
+    decontamination check (`checks.overlap.EvalNgrams.contaminated`): drop reason `contaminated`."""
+    return LibraryStep("clean", "clean_document", functools.partial(_clean, opts, decontaminate=decontaminate))
 
 
 class Clean(beam.PTransform):

@@ -9,6 +9,7 @@
     webtext build --until 2017-12 --dumps dumps/ --source wayback --out /data/webtext-2017
     webtext build ... --runner DataflowRunner --out gs://bucket/webtext --beam-option=--project=p ...
     webtext build --config build.toml --workers 8      # settings from a file; flags override it
+    webtext build --until 2017-12 --decontaminate wiki.test.raw lambada_test.jsonl   # drop what shares their 8-grams
 
 With no input named, the build reads the embedded sample (`webtext/sample/`: a Pushshift-format
 dump and the WARC archive of the pages it links to, replayed instead of fetched). Stage outputs go
@@ -79,6 +80,17 @@ def add_commands(sub) -> None:
     knobs.add_argument("--languages", metavar="en,de,...", help="languages the clean stage keeps (ISO 639-1; default en; 'all' keeps every language)")
     knobs.add_argument("--clean-option", action="append", metavar="NAME=JSON", help="a CleanOptions field, e.g. min_words=50")
     knobs.add_argument("--dedup-option", action="append", metavar="NAME=JSON", help="a DedupOptions field, e.g. threshold=0.8")
+    decon = p.add_argument_group("decontamination (docs/checks.md)")
+    decon.add_argument("--decontaminate", nargs="+", metavar="FILE",
+                       help="evaluation files (plain text, JSON lines or Parquet, as `webtext overlap --eval`): the clean "
+                            "stage drops every document sharing more than --decontaminate-threshold of their n-grams, "
+                            "counted as `contaminated`")
+    decon.add_argument("--decontaminate-ngram", type=int, metavar="N", help="n-gram length in normalised words (default 8, the paper's)")
+    decon.add_argument("--decontaminate-threshold", type=int, metavar="N",
+                       help="shared n-gram occurrences a document may have (default 0: any shared n-gram drops it)")
+    decon.add_argument("--decontaminate-format", choices=("auto", "text", "jsonl", "parquet"),
+                       help="format of the evaluation files (default: from the extension)")
+    decon.add_argument("--decontaminate-field", metavar="NAME", help="text field of JSON lines / Parquet files (default text)")
     knobs.add_argument("--shard-mb", type=float, help="target uncompressed text per shard in MB (default: the shard writer's)")
     p.add_argument("--stop-after", choices=STAGES, help="run the stages up to this one, then stop")
     p.set_defaults(func=run)
@@ -107,7 +119,9 @@ _FLAGS = {
     "dask_address": "dask_address",
     "beam_option": "beam_args", "min_karma": "min_karma", "keep_nsfw": "keep_nsfw", "karma_rule": "karma_rule",
     "on_error": "on_error", "fetch_buckets": "fetch_buckets", "fetch_batch_size": "fetch_batch_size",
-    "stop_after": "stop_after",
+    "stop_after": "stop_after", "decontaminate": "decontaminate", "decontaminate_ngram": "decontaminate_ngram",
+    "decontaminate_threshold": "decontaminate_threshold", "decontaminate_format": "decontaminate_format",
+    "decontaminate_field": "decontaminate_field",
 }
 
 

@@ -76,6 +76,14 @@ class BuildConfig:
     fetch_options: dict = field(default_factory=dict)   # webtext.fetch.FetchOptions fields
     clean_options: dict = field(default_factory=dict)   # webtext.filters.CleanOptions fields
     dedup_options: dict = field(default_factory=dict)   # webtext.dedup.DedupOptions fields
+    # decontamination (docs/checks.md): the clean stage also drops, as `contaminated`, every document
+    # sharing more than `decontaminate_threshold` n-grams (of `decontaminate_ngram` normalised words)
+    # with these evaluation files (plain text, JSON lines or Parquet; the text in `decontaminate_field`)
+    decontaminate: list[str] = field(default_factory=list)
+    decontaminate_ngram: int = 8
+    decontaminate_threshold: int = 0
+    decontaminate_format: str = "auto"        # auto (from the extension) | text | jsonl | parquet
+    decontaminate_field: str = "text"
     shard_target_bytes: int | None = None     # None: webtext.shards' default
     stop_after: str | None = None             # run the stages up to this one (the DAG's tasks use it)
 
@@ -163,6 +171,8 @@ class BuildConfig:
         for path in self.dumps + self.replay:
             if "://" not in path and not Path(path).exists():
                 raise ConfigError(f"no such file or folder: {path}")
+        if self.decontaminate:
+            self._validate_decontaminate()
         if self.stop_after is not None and self.stop_after not in STAGES:
             raise ConfigError(f"--stop-after must be one of {', '.join(STAGES)}, not {self.stop_after!r}")
         if self.min_karma < 0:
@@ -176,6 +186,20 @@ class BuildConfig:
         if self.runner_kind == "dataflow":
             self._validate_dataflow()
         return self
+
+    def _validate_decontaminate(self) -> None:
+        """The evaluation files are read on the launcher (only their n-grams go to the workers)."""
+        for path in self.decontaminate:
+            if "://" in path:
+                raise ConfigError(f"--decontaminate {path}: the evaluation files are read on this machine; give a local path")
+            if not Path(path).is_file():
+                raise ConfigError(f"--decontaminate: no such file: {path}")
+        if self.decontaminate_ngram < 1:
+            raise ConfigError(f"--decontaminate-ngram must be >= 1, not {self.decontaminate_ngram}")
+        if self.decontaminate_threshold < 0:
+            raise ConfigError(f"--decontaminate-threshold must be >= 0, not {self.decontaminate_threshold}")
+        if self.decontaminate_format not in ("auto", "text", "jsonl", "parquet"):
+            raise ConfigError(f"--decontaminate-format must be auto, text, jsonl or parquet, not {self.decontaminate_format!r}")
 
     def _validate_dataflow(self) -> None:
         """Dataflow workers see only Cloud Storage: output, temp/staging and every input on gs://."""
@@ -207,7 +231,7 @@ class BuildConfig:
     def from_toml(cls, path: str | os.PathLike, **overrides) -> "BuildConfig":
         """A config from a TOML file with `BuildConfig`'s field names as top-level keys, then
         `overrides` (the command-line flags the user gave) on top. Relative paths in `dumps`,
-        `replay` and `out` are relative to the file's folder. Unknown keys and wrong types are
+        `replay`, `decontaminate` and `out` are relative to the file's folder. Unknown keys and wrong types are
         errors naming the file."""
         import tomllib
 
@@ -229,7 +253,7 @@ class BuildConfig:
             if isinstance(value, bool) and want is not bool or not isinstance(value, want):
                 raise ConfigError(f"{path}: {name} = {value!r} should be {_type_name(want)}")
         base = path.resolve().parent
-        for name in ("dumps", "replay"):
+        for name in ("dumps", "replay", "decontaminate"):
             if name in data:
                 data[name] = [_relative_to(base, p) for p in data[name]]
         if "out" in data:
@@ -270,7 +294,14 @@ class BuildConfig:
         if stage == "extract":
             return {}
         if stage == "clean":
-            return {"options": self.clean_options}
+            settings = {"options": self.clean_options}
+            if self.decontaminate:  # (only when set, so the fingerprint of a build without it is unchanged)
+                settings["decontaminate"] = {
+                    "files": [_describe_input(p) for p in self.decontaminate], "ngram": self.decontaminate_ngram,
+                    "threshold": self.decontaminate_threshold, "format": self.decontaminate_format,
+                    "field": self.decontaminate_field,
+                }
+            return settings
         if stage == "dedup":
             return {"options": self.dedup_options}
         if stage == "shards":

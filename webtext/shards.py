@@ -444,44 +444,52 @@ def stream_shards(files: Iterable[str | os.PathLike], out_dir: str | os.PathLike
     import shutil
     import tempfile
 
-    import pyarrow as pa
-
     files = [Path(f) for f in files]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     total = sum(table_row_bytes(b) for f in files for b in iter_batches(f, columns=list(SIZE_COLUMNS) + ["url"]))
     count = shard_count(total, target_bytes)
     spill = Path(spill_dir) if spill_dir else Path(tempfile.mkdtemp(prefix=".spill-", dir=out))
-    spill.mkdir(parents=True, exist_ok=True)
     try:
-        for n, f in enumerate(files):
-            schema = _batch_schema(f)
-            writers: dict[int, object] = {}
-            handles: list = []
-
-            def open_spill(i, n=n, schema=schema, writers=writers, handles=handles):
-                if i not in writers:
-                    handles.append(open(spill / f"{i:05d}-{n:06d}.arrow", "wb"))
-                    writers[i] = pa.ipc.new_stream(handles[-1], schema)
-                return writers[i]
-
-            try:
-                partition_batches(iter_batches(f), count, open_spill)
-            finally:
-                for w in writers.values():
-                    w.close()
-                for fh in handles:
-                    fh.close()
-        infos = []
-        for i in range(count):
-            rows = read_spills(spill.glob(f"{i:05d}-*.arrow"))
-            infos.append(write_shard(rows, out / shard_name(i, count)))
-            del rows
-        remove_stale_shards(out, [i["file"] for i in infos])
-        return infos
+        return shards_from_batches(((_batch_schema(f), iter_batches(f)) for f in files), count, out, spill)
     finally:
         if not spill_dir:
             shutil.rmtree(spill, ignore_errors=True)
+
+
+def shards_from_batches(sources, count: int, out_dir: str | os.PathLike, spill_dir: str | os.PathLike) -> list[dict]:
+    """`count` shards in `out_dir` from `sources`, each a (schema, iterable of RecordBatches) pair:
+    every source's rows go to one spill file per shard (`partition_batches`, Arrow IPC in
+    `spill_dir`), then each shard is read back, sorted and written (`write_shard`). Memory: one
+    batch, then one shard. The shards depend only on the rows, not on how they were split."""
+    import pyarrow as pa
+
+    out, spill = Path(out_dir), Path(spill_dir)
+    spill.mkdir(parents=True, exist_ok=True)
+    for n, (schema, batches) in enumerate(sources):
+        writers: dict[int, object] = {}
+        handles: list = []
+
+        def open_spill(i, n=n, schema=schema, writers=writers, handles=handles):
+            if i not in writers:
+                handles.append(open(spill / f"{i:05d}-{n:06d}.arrow", "wb"))
+                writers[i] = pa.ipc.new_stream(handles[-1], schema)
+            return writers[i]
+
+        try:
+            partition_batches(batches, count, open_spill)
+        finally:
+            for w in writers.values():
+                w.close()
+            for fh in handles:
+                fh.close()
+    infos = []
+    for i in range(count):
+        rows = read_spills(spill.glob(f"{i:05d}-*.arrow"))
+        infos.append(write_shard(rows, out / shard_name(i, count)))
+        del rows
+    remove_stale_shards(out, [i["file"] for i in infos])
+    return infos
 
 
 def _batch_schema(path):

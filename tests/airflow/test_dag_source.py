@@ -26,6 +26,7 @@ print(json.dumps({
     "wayback": build_command({**base, "source": "wayback", "archive_endpoint": "http://127.0.0.1:8080/coll"}, "fetch"),
     "cc": build_command({**base, "source": "commoncrawl:CC-MAIN-2017-47,CC-MAIN-2017-51"}),
     "default": build_command(base),
+    "decon": build_command({**base, "decontaminate": ["/e/wiki.test.raw", "/e/lambada.jsonl"], "decontaminate_threshold": 2}),
     "params": sorted(dag.params.keys()),
 }))
 """
@@ -41,3 +42,8 @@ def test_dag_passes_the_fetch_source_to_the_build(tmp_path):
     assert "--source commoncrawl:CC-MAIN-2017-47,CC-MAIN-2017-51" in out["cc"]
     assert "--source" not in out["default"] and "--archive-endpoint" not in out["default"]
     assert {"source", "archive_endpoint"} <= set(out["params"])
+    # decontamination (issue 16): the evaluation files and the threshold go to the build
+    assert shlex.split(out["decon"])[-7:] == ["--decontaminate", "/e/wiki.test.raw", "/e/lambada.jsonl",
+                                               "--decontaminate-threshold", "2", "--decontaminate-ngram", "8"]
+    assert "--decontaminate" not in out["default"]
+    assert {"decontaminate", "decontaminate_threshold", "decontaminate_ngram"} <= set(out["params"])

@@ -167,3 +167,53 @@ def test_decontamination_threshold_keeps_documents_with_few_shared_ngrams(tmp_pa
     assert [d["url"] for d in kept] == ["u1", "u3"]
     assert listing == [{"url": "u2", "shared_ngrams": 3, "ngrams": 3}]
     assert report.read == 3 and report.dropped["contaminated"] == 1
+
+
+def test_streamed_decontamination_writes_the_in_memory_rebuild_byte_for_byte(tmp_path):
+    """`--decontaminate --out` streams the corpus (row groups, spills, one shard at a time); its shards
+    are the ones the in-memory path (every document loaded, `write_shards`) gives, byte for byte."""
+    from webtext.checks.overlap import EvalNgrams, decontaminate_corpus, decontaminate_documents
+    from webtext.shards import sha256_file
+
+    rng = random.Random(11)
+    examples = [" ".join(random_words(rng, 30)) for _ in range(4)]
+    texts = {f"https://s.example/{i}": " ".join(random_words(rng, rng.randint(50, 400))) for i in range(300)}
+    for i, example in enumerate(examples):
+        url = f"https://s.example/{7 + 60 * i}"
+        texts[url] = texts[url] + " " + example.title()
+    corpus = make_corpus(tmp_path / "corpus", texts, target_bytes=40_000)
+    evalf = tmp_path / "e.jsonl"
+    evalf.write_text("".join(json.dumps({"text": e}) + "\n" for e in examples), encoding="utf-8")
+    ref = tmp_path / "reference"
+    kept, _, _ = decontaminate_documents(read_shards(corpus).to_pylist(), EvalNgrams([str(evalf)], 8), workers=1)
+    ref_infos = write_shards(kept, ref, target_bytes=40_000)
+    out = tmp_path / "streamed"
+    summary = decontaminate_corpus(corpus, [str(evalf)], out, workers=2)
+    assert summary["contaminated"] == 4 and summary["kept"] == 296
+    manifest = read_manifest(out)
+    assert len(ref_infos) > 3 and manifest["shards"] == ref_infos
+    for info in ref_infos:
+        assert sha256_file(out / info["file"]) == sha256_file(ref / info["file"])
+
+
+def test_build_decontaminate_flags_and_bad_files(tmp_path, capsys):
+    """`webtext build --decontaminate`: flags into BuildConfig; a missing evaluation file or a bad
+    threshold is one line, exit 2, before anything runs; the clean stage's fingerprint changes with
+    the files (so a rerun redoes clean and what follows) and is unchanged without them."""
+    from webtext.build_cli import config_from_args
+    from webtext.cli import build_parser
+    from webtext.config import BuildConfig
+
+    evalf = tmp_path / "e.jsonl"
+    evalf.write_text('{"q": "x"}\n', encoding="utf-8")
+    c = config_from_args(build_parser().parse_args(["build", "--decontaminate", str(evalf), "--decontaminate-threshold", "3",
+                                                    "--decontaminate-ngram", "13", "--decontaminate-field", "q"]))
+    assert (c.decontaminate, c.decontaminate_threshold, c.decontaminate_ngram, c.decontaminate_field) == ([str(evalf)], 3, 13, "q")
+    c.validate()
+    plain = BuildConfig()
+    assert "decontaminate" not in plain.stage_settings("clean")
+    assert c.fingerprint("extract") == plain.fingerprint("extract") and c.fingerprint("clean") != plain.fingerprint("clean")
+    assert main(["build", "--decontaminate", str(tmp_path / "missing.jsonl")]) == 2
+    assert main(["build", "--decontaminate", str(evalf), "--decontaminate-threshold", "-1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "missing.jsonl" in err[0] and "--decontaminate-threshold" in err[1], err

@@ -263,3 +263,64 @@ def test_ctrl_c_stops_with_one_line_and_exit_130(build, tmp_path):
     assert (out / "stages" / "fetch" / "_SUCCESS.json").is_file()
     assert not (out / "stages" / "extract" / "_SUCCESS.json").exists()
     assert not leftover.exists() and (out / "dead_letter" / "my-notes.txt").read_text() == "not the build's"
+
+
+def _ngrams(text: str, n: int = 8) -> set[tuple[str, ...]]:
+    """The paper's n-grams, written out here independently of webtext.checks: lower-cased
+    alphanumeric words, n in a row."""
+    import re
+
+    words = re.findall(r"[^\W_]+", text.lower())
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def test_decontaminate_drops_exactly_the_planted_documents(build, docs, manifest, tmp_path):
+    """`--decontaminate FILE` (here through --config build.toml, its path relative to the file): an
+    evaluation file made of a passage of one sample document (other case, punctuation, spacing), the
+    whole text of another, and a text found nowhere. The clean stage drops exactly those two as
+    `contaminated`, the manifest counts them, nothing else changes; without the flag (the shared
+    build) no stage drops anything as `contaminated`."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    assert all("contaminated" not in s["dropped"] for s in manifest["stages"])
+    out = tmp_path / "webtext-out"
+    shutil.copytree(build["out"], out)
+    cleaned = [r for f in sorted((out / "stages" / "clean").glob("data-*.parquet")) for r in pq.read_table(f).to_pylist()]
+    grams = {r["url"]: _ngrams(r["text"]) for r in cleaned}
+    # two documents of the shards none of whose 8-grams occurs in any other document the clean stage kept
+    planted = [d for d in sorted(docs, key=lambda d: d["url"])
+               if not any(grams[d["url"]] & g for u, g in grams.items() if u != d["url"])][:2]
+    assert len(planted) == 2
+    words = planted[0]["text"].split()
+    passage = ",  ".join(words[len(words) // 2 : len(words) // 2 + 40]).upper()  # 40 words: 33 shared 8-grams
+    unrelated = "Zebras quietly audit seventeen porcelain lighthouses every other leap year before dawn breaks"
+    assert not any(_ngrams(unrelated) & g for g in grams.values())
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "test.jsonl").write_text(
+        "".join(json.dumps({"sentence": t}) + "\n" for t in (passage, unrelated, planted[1]["text"])), encoding="utf-8")
+    (tmp_path / "build.toml").write_text('decontaminate = ["eval/test.jsonl"]\ndecontaminate_field = "sentence"\n')
+    proc = webtext("build", "--config", str(tmp_path / "build.toml"), "--until", "2017-12", "--workers", "2",
+                   "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    reused = [s for s in STAGES if f"{s}: finished earlier, reusing" in proc.stderr]
+    assert reused == ["harvest", "fetch", "extract"]
+    new = json.loads((out / "manifest.json").read_text())
+    stages, before = {s["stage"]: s for s in new["stages"]}, {s["stage"]: s for s in manifest["stages"]}
+    urls = sorted(d["url"] for d in planted)
+    assert stages["clean"]["dropped"]["contaminated"] == 2 and stages["clean"]["samples"]["contaminated"] == urls
+    assert new["drop_reasons"]["clean"] == {**manifest["drop_reasons"]["clean"], "contaminated": 2}
+    assert {k: v for k, v in new["drop_reasons"].items() if k != "clean"} == \
+        {k: v for k, v in manifest["drop_reasons"].items() if k != "clean"}
+    for s in stages.values():
+        assert s["read"] == s["kept"] + sum(s["dropped"].values()), s["stage"]
+    assert stages["clean"]["read"] == before["clean"]["read"] and stages["dedup"]["read"] == before["dedup"]["read"] - 2
+    from webtext.shards import read_shards
+
+    assert sorted(read_shards(out).column("url").to_pylist()) == sorted(d["url"] for d in docs if d["url"] not in urls)
+    assert new["totals"]["documents"] == manifest["totals"]["documents"] - 2
+    assert new["config"]["decontaminate"] == [str(tmp_path / "eval" / "test.jsonl")]
+    marker = json.loads((out / "stages" / "clean" / "_SUCCESS.json").read_text())
+    expected = _ngrams(passage) | _ngrams(unrelated) | _ngrams(planted[1]["text"])
+    assert marker["decontamination"]["eval_ngrams"] == len(expected)  # the launcher's distinct 8-grams

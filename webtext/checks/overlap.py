@@ -50,11 +50,12 @@ def filter_dir(corpus: str | os.PathLike, n: int) -> Path:
 # ---------------------------------------------------------------------------- reading the shards
 
 
-def shard_tasks(corpus: str | os.PathLike) -> tuple[list[tuple[str, int]], list[dict]]:
-    """One task per Parquet row group of the shards the manifest lists: ([(path, row group)], shard infos)."""
+def shard_tasks(corpus: str | os.PathLike, verify: bool = False) -> tuple[list[tuple[str, int]], list[dict]]:
+    """One task per Parquet row group of the shards the manifest lists: ([(path, row group)], shard
+    infos). With `verify`, each shard's sha256 must match the manifest (one streaming read each)."""
     import pyarrow.parquet as pq
 
-    from webtext.shards import read_manifest
+    from webtext.shards import read_manifest, sha256_file
 
     corpus = Path(corpus)
     manifest = read_manifest(corpus)
@@ -63,6 +64,8 @@ def shard_tasks(corpus: str | os.PathLike) -> tuple[list[tuple[str, int]], list[
         path = corpus / info["file"]
         if not path.is_file():
             raise InputError("shard listed in the manifest is missing", path=str(path))
+        if verify and info.get("sha256") and sha256_file(path) != info["sha256"]:
+            raise InputError("shard does not match its sha256 in the manifest", path=str(path))
         try:
             groups = pq.ParquetFile(path).metadata.num_row_groups
         except Exception as exc:
@@ -241,7 +244,9 @@ def overlap_report(flt: CorpusFilter, path: str | os.PathLike, *, fmt: str = "au
 
 
 class EvalNgrams:
-    """The exact set of the evaluation files' n-grams (128-bit hashes), for lookups in numpy."""
+    """The exact set of the evaluation files' n-grams: their (h1, h2) 128-bit hash pairs, sorted and
+    unique, in two numpy arrays (16 bytes per n-gram: WikiText-103's test set, ~245k 8-grams, is
+    4 MB). `to_bytes`/`from_bytes`: the build's launcher computes it once and its workers load it."""
 
     def __init__(self, files: list[str], n: int, fmt: str = "auto", field: str = "text"):
         from webtext.checks.evalsets import read_examples
@@ -254,25 +259,66 @@ class EvalNgrams:
                 h1s.append(a)
                 h2s.append(b)
         self.n = n
-        self.files = list(files)
-        h1 = np.concatenate(h1s) if h1s else np.zeros(0, np.uint64)
-        h2 = np.concatenate(h2s) if h2s else np.zeros(0, np.uint64)
-        self.pairs = set(zip(h1.tolist(), h2.tolist()))
-        self.h1 = np.unique(h1)
+        self.files = [str(f) for f in files]
+        self._set(np.concatenate(h1s) if h1s else np.zeros(0, np.uint64),
+                  np.concatenate(h2s) if h2s else np.zeros(0, np.uint64))
+
+    def _set(self, h1: np.ndarray, h2: np.ndarray) -> None:
+        order = np.lexsort((h2, h1))
+        h1, h2 = h1[order], h2[order]
+        if h1.shape[0]:
+            first = np.concatenate([[True], (h1[1:] != h1[:-1]) | (h2[1:] != h2[:-1])])
+            h1, h2 = h1[first], h2[first]
+        self.h1, self.h2 = np.ascontiguousarray(h1), np.ascontiguousarray(h2)
 
     def __len__(self) -> int:
-        return len(self.pairs)
+        return int(self.h1.shape[0])
+
+    def to_bytes(self) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        np.savez(buf, h1=self.h1, h2=self.h2, n=np.array([self.n]),
+                 files=np.array([json.dumps(self.files)]))
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "EvalNgrams":
+        import io
+
+        with np.load(io.BytesIO(data)) as z:
+            self = cls.__new__(cls)
+            self.n = int(z["n"][0])
+            self.files = json.loads(str(z["files"][0]))
+            self.h1, self.h2 = z["h1"], z["h2"]  # already sorted and unique
+        return self
 
     def shared(self, text: str, hasher: WordHasher) -> tuple[int, int]:
         """(n-gram occurrences of `text` found in the evaluation sets, n-gram occurrences of `text`)."""
         h1, h2 = ngram_hashes(normalise(text), self.n, hasher)
-        if not h1.shape[0] or not self.h1.shape[0]:
-            return 0, int(h1.shape[0])
-        maybe = np.isin(h1, self.h1)  # a 64-bit pre-filter; the pair confirms
-        if not maybe.any():
-            return 0, int(h1.shape[0])
-        hits = sum(1 for a, b in zip(h1[maybe].tolist(), h2[maybe].tolist()) if (a, b) in self.pairs)
-        return hits, int(h1.shape[0])
+        total, size = int(h1.shape[0]), int(self.h1.shape[0])
+        if not total or not size:
+            return 0, total
+        at = np.searchsorted(self.h1, h1)  # the first evaluation n-gram with this h1, if any
+        at_c = np.minimum(at, size - 1)
+        same_h1 = self.h1[at_c] == h1
+        if not same_h1.any():
+            return 0, total
+        hit = same_h1 & (self.h2[at_c] == h2)
+        for j in np.nonzero(same_h1 & ~hit)[0].tolist():  # several evaluation n-grams share this h1 (rare)
+            k = int(at[j]) + 1
+            while k < size and self.h1[k] == h1[j]:
+                if self.h2[k] == h2[j]:
+                    hit[j] = True
+                    break
+                k += 1
+        return int(hit.sum()), total
+
+    def contaminated(self, text: str, threshold: int = 0) -> int:
+        """The n-gram occurrences `text` shares with the evaluation sets when more than `threshold`
+        (the document is contaminated), else 0."""
+        shared, _ = self.shared(text or "", _hasher())
+        return shared if shared > threshold else 0
 
 
 _EVAL: EvalNgrams | None = None
@@ -307,42 +353,122 @@ def decontaminate_documents(docs: list[dict], index: EvalNgrams, *, threshold: i
     return kept, report, listing
 
 
+def _row_group_task(args) -> tuple[list[int], list[dict], int, int]:
+    """One row group of a shard: (row numbers of its contaminated documents, their listing rows,
+    the kept documents' `row_bytes` summed, its rows)."""
+    import pyarrow.parquet as pq
+
+    from webtext.shards import SIZE_COLUMNS, table_row_bytes
+
+    (path, group), threshold = args
+    try:
+        pf = pq.ParquetFile(path)
+        columns = [c for c in dict.fromkeys(("url", "text", *SIZE_COLUMNS)) if c in pf.schema_arrow.names]
+        table = pf.read_row_group(group, columns=columns)
+    except Exception as exc:
+        raise InputError(f"cannot read row group {group}: {exc}", path=path) from None
+    h = _hasher()
+    dropped, listing, rows = [], [], table.num_rows
+    urls = table.column("url").to_pylist()
+    for i, text in enumerate(table.column("text").to_pylist()):
+        shared, total = _EVAL.shared(text or "", h)
+        if shared > threshold:
+            dropped.append(i)
+            listing.append({"url": urls[i], "shared_ngrams": shared, "ngrams": total})
+    if dropped:
+        keep = np.ones(table.num_rows, dtype=bool)
+        keep[dropped] = False
+        table = table.filter(keep)
+    return dropped, listing, table_row_bytes(table), rows
+
+
 def decontaminate_corpus(corpus: str | os.PathLike, eval_files: list[str], out: str | os.PathLike | None, *,
                          n: int = DEFAULT_NGRAM, threshold: int = 0, fmt: str = "auto", field: str = "text",
                          workers: int | None = None) -> dict:
     """Drop (with `out`: rebuild the shard set in `out`) or only list (out=None) the corpus documents
     that share more than `threshold` n-grams with `eval_files`. Returns a summary; the listing goes to
-    `out/contaminated.jsonl` or `corpus/overlap/contaminated-ngramN.jsonl`."""
+    `out/contaminated.jsonl` or `corpus/overlap/contaminated-ngramN.jsonl`.
+
+    Streamed, in bounded memory (the corpus is never held): pass 1 tests every document, one Parquet
+    row group per task in `workers` processes, and keeps only the row numbers of the contaminated
+    ones; with `out`, pass 2 reads each row group again, leaves those rows out and routes the others
+    to one spill file per new shard (Arrow IPC, `webtext.shards.partition_batches`), then each new
+    shard is sorted and written on its own (`write_shard`). Peak memory: the evaluation n-grams, a
+    few row groups and one output shard. The shards are the ones `write_shards` gives for the kept
+    documents in memory, byte for byte (a test checks it)."""
+    import shutil
+    import tempfile
+
+    import pyarrow.parquet as pq
+
     from webtext.card import write_card
+    from webtext.progress import Progress
     from webtext.report import StageReport
-    from webtext.shards import read_manifest, read_shards, write_manifest, write_shards
+    from webtext.shards import DEFAULT_TARGET_BYTES, read_manifest, shard_count, shards_from_batches, write_manifest
 
     if not eval_files:
         raise ConfigError("--decontaminate needs at least one --eval FILE")
     if threshold < 0:
         raise ConfigError(f"--threshold must be >= 0, got {threshold}")
     corpus = Path(corpus)
+    if out and Path(out).resolve() == corpus.resolve():
+        raise ConfigError("--out must be another folder than --corpus (the original shards are kept)")
     manifest = read_manifest(corpus)
     index = EvalNgrams(eval_files, n, fmt, field)
-    docs = read_shards(corpus).to_pylist()
-    kept, report, listing = decontaminate_documents(docs, index, threshold=threshold, workers=workers)
+    tasks, _ = shard_tasks(corpus, verify=True)
+    global _EVAL
+    _EVAL = index  # the workers (forked) see it
+    report = StageReport("decontaminate")
+    dropped: list[list[int]] = []
+    kept_bytes = 0
     listing_path = (Path(out) / "contaminated.jsonl") if out else corpus / "overlap" / f"contaminated-ngram{n}.jsonl"
     listing_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = listing_path.with_name(f".{listing_path.name}.tmp-{os.getpid()}")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in listing), encoding="utf-8")
+    with open(tmp, "w", encoding="utf-8") as listing, \
+            Progress("decontaminate", unit="row groups", total=len(tasks)) as progress:
+        for rows, found, nbytes, nrows in _bounded_map(_row_group_task, [(t, threshold) for t in tasks], _workers(workers)):
+            for r in found:
+                report.drop("contaminated", example=r["url"])
+                listing.write(json.dumps(r, ensure_ascii=False) + "\n")
+            report.keep(nrows - len(rows))
+            dropped.append(rows)
+            kept_bytes += nbytes
+            progress.update(1)
     os.replace(tmp, listing_path)
+    report.check()
     summary = {"documents": report.read, "kept": report.kept, "contaminated": report.dropped.get("contaminated", 0),
                "eval_ngrams": len(index), "threshold": threshold, "ngram": n, "listing": str(listing_path)}
-    if out:
-        out = Path(out)
-        if out.resolve() == corpus.resolve():
-            raise ConfigError("--out must be another folder than --corpus (the original shards are kept)")
-        target = (manifest.get("config") or {}).get("target_bytes") or (manifest.get("config") or {}).get("shard_target_bytes")
-        infos = write_shards(kept, out, **({"target_bytes": target} if target else {}))
-        reports = [StageReport.from_dict(s) for s in manifest.get("stages", [])]
-        config = {**(manifest.get("config") or {}),
-                  "decontaminate": {"from": str(corpus), "eval": [str(f) for f in eval_files], "ngram": n, "threshold": threshold}}
-        new = write_manifest(out, config=config, reports=reports + [report], shards=infos)
-        write_card(out, new)
-        summary["out"] = str(out)
+    if not out:
+        return summary
+    out = Path(out)
+    config = manifest.get("config") or {}
+    target = config.get("target_bytes") or config.get("shard_target_bytes") or DEFAULT_TARGET_BYTES
+    count = shard_count(kept_bytes, target)
+    out.mkdir(parents=True, exist_ok=True)
+    spill = Path(tempfile.mkdtemp(prefix=".spill-", dir=out))
+    by_file: dict[str, list] = {}  # shard file -> [(row group, contaminated row numbers)]
+    for (path, group), rows in zip(tasks, dropped):
+        by_file.setdefault(path, []).append((group, rows))
+
+    def kept_batches(path: str, groups: list):
+        pf = pq.ParquetFile(path)
+        for group, rows in groups:
+            table = pf.read_row_group(group)
+            if rows:
+                keep = np.ones(table.num_rows, dtype=bool)
+                keep[rows] = False
+                table = table.filter(keep)
+            yield from table.to_batches(max_chunksize=1024)
+
+    try:
+        infos = shards_from_batches(((pq.ParquetFile(path).schema_arrow, kept_batches(path, groups))
+                                     for path, groups in by_file.items()), count, out, spill)
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+    reports = [StageReport.from_dict(s) for s in manifest.get("stages", [])]
+    config = {**config, "decontaminate": {"from": str(corpus), "eval": [str(f) for f in eval_files], "ngram": n,
+                                          "threshold": threshold}}
+    new = write_manifest(out, config=config, reports=reports + [report], shards=infos)
+    write_card(out, new)
+    summary["out"] = str(out)
     return summary
