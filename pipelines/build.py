@@ -16,6 +16,9 @@ including Dask, which has no metrics; it is then cross-checked with the runner's
 there are some, and with the previous stage's row count (`read` must equal it). Any difference
 stops the build before the stage is marked finished.
 
+Progress (pipelines/progress.py): the workers write their running counts under each stage's
+folder, the launcher sums them into a live table on a terminal, or a line per interval in logs.
+
 The launcher holds no document text: it lists files, reads Parquet footers (row counts, the
 documents' byte totals for the shard count) and the small per-shard statistics. The shards are
 partitioned, sorted and written by the workers (`transforms.Shards`); only the manifest and the
@@ -35,7 +38,7 @@ import time
 from pipelines import store
 from webtext.config import STAGES, BuildConfig
 from webtext.errors import InputError, WebtextError
-from webtext.progress import log
+from webtext.progress import debug, log
 from webtext.report import StageReport
 
 STAGE_INPUT = {"fetch": "harvest", "extract": "fetch", "clean": "extract", "dedup": "clean", "shards": "dedup"}
@@ -75,6 +78,7 @@ def _quiet_thread_errors_after_interrupt() -> None:
 def run_build(config: BuildConfig) -> dict:
     """Run (or resume) the build described by `config`; returns the manifest (or, with
     `stop_after` before the shards, a summary of the stages run)."""
+    from pipelines.progress import BuildWatch
     from pipelines.runner import quiet_beam_logs, runner_session
 
     config.validate()
@@ -94,7 +98,8 @@ def run_build(config: BuildConfig) -> dict:
     previous = signal.signal(signal.SIGINT, _on_sigint) if threading.current_thread() is threading.main_thread() else None
     try:
         _remove_beam_temp(config.out)
-        with runner_session(config) as session:
+        # the live display (or a line per interval), entered first: the workers started below inherit its settings
+        with BuildWatch(config.out, todo) as watch, runner_session(config) as session:
             for i, stage in enumerate(todo, 1):
                 fingerprint = config.fingerprint(stage)
                 marker = store.read_marker(config.out, stage)
@@ -102,6 +107,7 @@ def run_build(config: BuildConfig) -> dict:
                     reports[stage] = StageReport.from_dict(marker["report"])
                     timings[stage] = {"seconds": marker.get("seconds"), "reused": True}
                     finished.append(stage)
+                    watch.reused(stage, reports[stage].read, marker.get("seconds"))
                     log("build", f"[{i}/{len(todo)}] {stage}: finished earlier, reusing {store.stage_dir(config.out, stage)}")
                     continue
                 stale = True
@@ -109,11 +115,14 @@ def run_build(config: BuildConfig) -> dict:
                 log("build", f"[{i}/{len(todo)}] {stage}: running")
                 t0 = time.monotonic()
                 if stage == "shards":
-                    report, extra = _run_shards(config, reports, session)
+                    report, extra = _run_shards(config, reports, session, watch)
                     manifest = extra.pop("manifest")
                 else:
-                    report, extra = _run_stage_pipeline(config, stage, session)
+                    report, extra = _run_stage_pipeline(config, stage, session, watch)
                 seconds = time.monotonic() - t0
+                counted = watch.finish(stage, report.read)
+                if counted != report.read:  # a retried bundle counts twice live; the report is from the outputs
+                    debug("build", f"{stage}: the workers counted {counted:,} for {report.read:,} read")
                 report.check()
                 store.write_marker(config.out, stage, fingerprint, report, seconds, extra)
                 reports[stage] = report
@@ -231,7 +240,8 @@ def _harvest_input(config: BuildConfig, p):
         log("harvest", f"skipping {f}: its month is after {config.until}")
     if not plan.selected:
         raise InputError(f"no dump file has a month up to {config.until}", path=", ".join(config.input_dumps()))
-    return p | "Harvest" >> t.Harvest([str(f) for f in plan.selected], opts, config.on_error)
+    return p | "Harvest" >> t.Harvest([str(f) for f in plan.selected], opts, config.on_error,
+                                      store.stage_dir(config.out, "harvest"))
 
 
 def _live_records(config: BuildConfig):
@@ -317,12 +327,14 @@ def _run_pipeline(p, session) -> object:
     return result
 
 
-def _run_stage_pipeline(config: BuildConfig, stage: str, session) -> tuple[StageReport, dict]:
+def _run_stage_pipeline(config: BuildConfig, stage: str, session, watch=None) -> tuple[StageReport, dict]:
     out = config.out
     _clear_stage(out, stage)
     decontamination = _write_eval_ngrams(config) if stage == "clean" and config.decontaminate else None
     upstream = STAGE_INPUT.get(stage)
     upstream_rows = sum(store.file_meta(f)["rows"] for f in store.data_files(out, upstream)) if upstream else None
+    if watch is not None:
+        watch.start(stage, upstream_rows)
     result = None
     if upstream_rows != 0:  # the previous stage kept nothing: nothing to run
         result = _run_pipeline(build_stage_pipeline(config, stage, session.args), session)
@@ -372,7 +384,7 @@ def build_shards_pipeline(config: BuildConfig, files: list[str], count: int, ses
     return p
 
 
-def _run_shards(config: BuildConfig, reports: dict[str, StageReport], session) -> tuple[StageReport, dict]:
+def _run_shards(config: BuildConfig, reports: dict[str, StageReport], session, watch=None) -> tuple[StageReport, dict]:
     """Shards written by the workers (`transforms.Shards`), then the manifest and the card here.
 
     The shard count comes from the dedup files' footers (`webtext.row_bytes`); the launcher then
@@ -388,6 +400,8 @@ def _run_shards(config: BuildConfig, reports: dict[str, StageReport], session) -
     files = store.data_files(out, "dedup")
     metas = [store.file_meta(f) for f in files]
     count = shard_count(sum(m["row_bytes"] for m in metas), config.shard_target_bytes or DEFAULT_TARGET_BYTES)
+    if watch is not None:
+        watch.start("shards", sum(m["rows"] for m in metas))
     shards_dir = store.join(out, "shards")
     if not config.is_remote:
         os.makedirs(shards_dir, exist_ok=True)

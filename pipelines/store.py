@@ -7,6 +7,7 @@ Layout of a build's output folder (local or `gs://`):
     OUT/stages/<stage>/_SUCCESS.json       the completion marker: fingerprint + the stage report
     OUT/stages/fetch/part-NNNNN/           the fetch buckets' WARC files and fetch logs
     OUT/stages/shards/shard-NNNNN.json     one shard's statistics (rows, bytes, sha256, ...)
+    OUT/stages/<stage>/progress/           while the stage runs: the workers' live counts (pipelines/progress.py)
     OUT/dead_letter/<stage>-*.jsonl        elements whose processing raised, with the traceback
     OUT/shards/, OUT/manifest.json, OUT/README.md
 

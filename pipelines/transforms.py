@@ -57,6 +57,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipelines import store
+from pipelines.progress import READ, Tally
 from webtext.errors import ConfigError
 
 KEPT, DROPPED, DEAD = "kept", "dropped", "dead_letter"
@@ -149,22 +150,33 @@ def _flatten(label: str, pcolls: list):
 
 
 class ReadDumpFile(beam.DoFn):
-    """One dump file -> its records (`reddit.dumps.iter_records`); bad lines become counted drops."""
+    """One dump file -> its records (`reddit.dumps.iter_records`); bad lines become counted drops.
+    With `stage_dir`, the records read are counted for the live display (pipelines/progress.py)."""
 
-    def __init__(self, on_error: str):
+    def __init__(self, on_error: str, stage_dir: str | None = None):
         self.on_error = on_error
+        self.tally = Tally(stage_dir, READ) if stage_dir else None
 
     def setup(self):
         self.counts = Counts("harvest")
+
+    def finish_bundle(self):
+        if self.tally is not None:
+            self.tally.flush()
 
     def process(self, path: str):
         from webtext.reddit.dumps import iter_records
         from webtext.report import StageReport
 
         report = StageReport("harvest")  # collects malformed lines / a damaged tail for this file
+        tally = self.tally
         for record in iter_records(path, on_error=self.on_error, report=report):
+            if tally is not None:
+                tally.add()
             yield KEPT, record
         for reason, n in report.dropped.items():
+            if tally is not None:
+                tally.add(n)
             self.counts.read(n)
             self.counts.drop(reason, n)
             examples = report.samples.get(reason, [])[:n]
@@ -221,9 +233,9 @@ class Harvest(beam.PTransform):
     Accounting as `webtext.reddit.harvest`: `read` counts records, `kept` the submissions that
     end in a written link row, every other record is a drop with the classifier's reason."""
 
-    def __init__(self, files: list[str] | None, opts, on_error: str = "fail"):
+    def __init__(self, files: list[str] | None, opts, on_error: str = "fail", stage_dir: str | None = None):
         super().__init__()
-        self.files, self.opts, self.on_error = files, opts, on_error
+        self.files, self.opts, self.on_error, self.stage_dir = files, opts, on_error, stage_dir
 
     def expand(self, pbegin_or_records):
         if self.files is not None:
@@ -231,7 +243,7 @@ class Harvest(beam.PTransform):
                 pbegin_or_records
                 | "DumpFiles" >> beam.Create(sorted(self.files))
                 | "SpreadFiles" >> beam.Reshuffle()
-                | "ReadDumps" >> beam.ParDo(ReadDumpFile(self.on_error)),
+                | "ReadDumps" >> beam.ParDo(ReadDumpFile(self.on_error, self.stage_dir)),
                 "ReadDumps", (KEPT, DROPPED),
             )
             records, read_drops = read[KEPT], read[DROPPED]
@@ -267,9 +279,13 @@ class FetchBuckets(beam.DoFn):
 
     def __init__(self, stage_dir: str, options: dict, batch_size: int):
         self.stage_dir, self.options, self.batch_size = stage_dir, options, batch_size
+        self.tally = Tally(stage_dir, READ)  # links through the crawler, batch by batch (live display)
 
     def setup(self):
         self.counts = Counts("fetch")
+
+    def finish_bundle(self):
+        self.tally.flush()
 
     def process(self, item):
         from webtext.fetch import FetchOptions, fetch_urls
@@ -294,10 +310,12 @@ class FetchBuckets(beam.DoFn):
             except ConfigError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the crawl process failed: the batch is a dead letter
+                self.tally.add(len(batch))
                 self.counts.drop(DEAD, len(batch))
                 for link in batch:
                     yield DEAD, store.dead_letter_row("fetch", "fetch_urls", link, exc)
                 continue
+            self.tally.add(len(batch))
             by_url = {r["url"]: r for r in rows}
             for link in batch:
                 row = by_url.get(link["url"])
@@ -673,8 +691,25 @@ def _row_key(row) -> str:
     return store.element_key(row)
 
 
-def _part_key(row, tag: str, parts: int):
-    return (tag, zlib.crc32(_row_key(row).encode("utf-8")) % parts), row
+class _PartKey(beam.DoFn):
+    """(tag, part) key of each output row; counts the elements decided, as the report will from
+    the files (kept rows - the harvest's: their submissions -, each drop row's `n`, dead letters)."""
+
+    def __init__(self, stage: str, stage_dir: str, tag: str, parts: int):
+        self.stage, self.tag, self.parts = stage, tag, parts
+        self.tally = Tally(stage_dir)
+
+    def finish_bundle(self):
+        self.tally.flush()
+
+    def process(self, row):
+        if self.tag == DROPPED:
+            self.tally.add(int(row.get("n", 1)))
+        elif self.tag == KEPT and self.stage == "harvest":
+            self.tally.add(int(row.get("n_submissions", 1)))
+        else:
+            self.tally.add()
+        yield (self.tag, zlib.crc32(_row_key(row).encode("utf-8")) % self.parts), row
 
 
 def write_unit(out: str, stage: str, name: str, outputs: dict, kind: str):
@@ -710,7 +745,9 @@ class WriteOutputs(beam.PTransform):
         self.out, self.stage, self.kind, self.parts = out, stage, kind, max(1, parts)
 
     def expand(self, outputs: dict):
-        keyed = tuple(pc | f"PartKey.{tag}" >> beam.Map(_part_key, tag, self.parts) for tag, pc in sorted(outputs.items()))
+        sdir = store.stage_dir(self.out, self.stage)
+        keyed = tuple(pc | f"PartKey.{tag}" >> beam.ParDo(_PartKey(self.stage, sdir, tag, self.parts))
+                      for tag, pc in sorted(outputs.items()))
         return (
             keyed
             | "AllOutputs" >> beam.Flatten()
@@ -726,17 +763,23 @@ class UnitStage(beam.DoFn):
 
     def __init__(self, out: str, stage: str, step: LibraryStep, kind: str = "documents"):
         self.out, self.stage, self.step, self.kind = out, stage, step, kind
+        self.tally = Tally(store.stage_dir(out, stage))
 
     def setup(self):
         self.step.setup()
 
+    def finish_bundle(self):
+        self.tally.flush()
+
     def process(self, unit):
         path, index, n_groups = unit
         outputs: dict[str, list] = {KEPT: [], DROPPED: [], DEAD: []}
-        for row in store.read_row_group(path, index):
+        rows = store.read_row_group(path, index)
+        for row in rows:
             for tag, value in self.step.process(row):
                 outputs[tag].append(value)
         yield from write_unit(self.out, self.stage, store.unit_name(path, index, n_groups), outputs, self.kind)
+        self.tally.add(len(rows))  # decided and written
 
 
 # ----------------------------------------------------------------------------------- shards
@@ -784,6 +827,10 @@ class WriteShard(beam.DoFn):
 
     def __init__(self, stage_dir: str, shards_dir: str, count: int):
         self.stage_dir, self.shards_dir, self.count = stage_dir, shards_dir, count
+        self.tally = Tally(stage_dir)  # documents written into shards (live display)
+
+    def finish_bundle(self):
+        self.tally.flush()
 
     def process(self, item):
         import os
@@ -808,6 +855,7 @@ class WriteShard(beam.DoFn):
         del rows
         info = {"index": index, **info}
         store.write_bytes(store.join(self.stage_dir, f"shard-{index:05d}.json"), (json.dumps(info) + "\n").encode())
+        self.tally.add(info["rows"])
         yield info
 
 

@@ -9,6 +9,8 @@
   from our own updates, so a stage calling `update` a million times a second pays a clock read per call.
 - **In logs and CI** (not a TTY, or `WEBTEXT_PROGRESS=lines`): one line per interval (5 s) and a
   final line, e.g. `[tokenize] 1,200/9,000 documents, 410/s, ETA 19 s, 2.9 s`.
+- **Several stages** (`StageBoard`, what `webtext build` shows): one line per stage, waiting,
+  running or done, with the same figures; the counts come from whoever runs the stages.
 
 Verbosity is process-wide and inherited by subprocesses (Scrapy crawls, Beam workers) through the
 environment: `WEBTEXT_QUIET=1` silences progress and `log` lines (tests set it; `--quiet` on any
@@ -67,7 +69,8 @@ class Progress:
     def __init__(self, name: str, unit: str = "items", total: int | None = None, every: float = 5.0):
         self.name, self.unit, self.total, self.every = name, unit, total, every
         self.count = 0
-        self.quiet = verbosity() == QUIET
+        # "off": a Beam worker under `webtext build`'s live display, which shows the stage's counts itself
+        self.quiet = verbosity() == QUIET or os.environ.get("WEBTEXT_PROGRESS") == "off"
         self._start = self._last = time.monotonic()
         self._live = None
         if not self.quiet and live_display():
@@ -147,3 +150,157 @@ def debug(stage: str, message: str) -> None:
     """A line shown only with --verbose."""
     if verbosity() == VERBOSE:
         print(f"[{stage}] {message}", file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------------- several stages
+
+
+def _rate(per_s: float) -> str:
+    return f"{per_s:,.1f}/s" if per_s < 10 else f"{per_s:,.0f}/s"
+
+
+class StageBoard:
+    """Progress of a run of several stages, one line each: state (waiting, running, done, or reused
+    from an earlier run), done/total elements, rate, ETA of the running stage, elapsed time.
+
+        board = StageBoard("build", [("harvest", "submissions"), ("fetch", "links"), ...])
+        with board:
+            board.start("fetch", total=13); board.update("fetch", 5); board.finish("fetch", 13)
+
+    Whoever runs the stages feeds it counts (`webtext build`: pipelines/progress.py, from files the
+    Beam workers write); the board only shows them, from any thread:
+    - on a terminal, a live table redrawn 4 times a second (rich `Live`); lines printed to stderr
+      meanwhile go above it, and it stays on screen at the end with every stage's final figures;
+    - in logs and CI, a line for the running stage every `every` seconds (`tick`) and one when a
+      stage ends, e.g. `[build] fetch: running 5/13 links (38%), 0.9/s, ETA 9 s, 5.5 s`.
+    `clock` and `console` are there for tests (a fake clock; a recording rich Console)."""
+
+    def __init__(self, title: str, stages: list[tuple[str, str]], every: float = 5.0, live: bool | None = None,
+                 console=None, clock=time.monotonic):
+        import threading
+
+        self.title, self.every, self.clock = title, every, clock
+        self.quiet = verbosity() == QUIET
+        self.live = (live_display() if live is None else live) and not self.quiet
+        self.stages = {name: {"unit": unit, "state": "waiting", "done": 0, "total": None, "start": None, "seconds": None}
+                       for name, unit in stages}
+        self._lock = threading.Lock()
+        self._started = clock()
+        self._last_line = self._started
+        self._console = console
+        self._live = None
+
+    # -- what the runner tells it
+
+    def start(self, name: str, total: int | None = None) -> None:
+        with self._lock:
+            self.stages[name].update(state="running", done=0, total=total, start=self.clock())
+            self._last_line = self.clock()
+
+    def update(self, name: str, done: int) -> None:
+        with self._lock:
+            if self.stages[name]["state"] == "running":
+                self.stages[name]["done"] = done
+
+    def finish(self, name: str, done: int, total: int | None = None, seconds: float | None = None,
+               reused: bool = False) -> None:
+        with self._lock:
+            s = self.stages[name]
+            if seconds is None:
+                seconds = self.clock() - s["start"] if s["start"] is not None else 0.0
+            s.update(state="reused" if reused else "done", done=done, seconds=seconds,
+                     total=total if total is not None else (s["total"] if s["total"] is not None else done))
+        if not self.live and not self.quiet:
+            self._print(self.line(name))
+
+    # -- what it shows
+
+    def figures(self, name: str) -> dict:
+        """done, total, percent, rate (per second), eta (seconds, running stages only), elapsed."""
+        with self._lock:
+            s = dict(self.stages[name])
+        if s["state"] == "running":
+            elapsed = max(self.clock() - s["start"], 1e-9)
+        else:
+            elapsed = s["seconds"] or 0.0
+        rate = s["done"] / elapsed if elapsed > 0 else 0.0
+        eta = None
+        if s["state"] == "running" and s["total"] and rate > 0 and s["done"] < s["total"]:
+            eta = (s["total"] - s["done"]) / rate
+        pct = 100.0 * s["done"] / s["total"] if s["total"] else None
+        return {"state": s["state"], "unit": s["unit"], "done": s["done"], "total": s["total"], "percent": pct,
+                "rate": rate, "eta": eta, "elapsed": elapsed if s["state"] != "waiting" else None}
+
+    def line(self, name: str) -> str:
+        """The line form: `[build] dedup: done 11/11 documents, 2.1/s, 5.3 s`."""
+        f = self.figures(name)
+        if f["state"] == "waiting":
+            return f"[{self.title}] {name}: waiting"
+        total = f"/{f['total']:,}" if f["total"] is not None else ""
+        pct = f" ({f['percent']:.0f}%)" if f["state"] == "running" and f["percent"] is not None else ""
+        eta = f", ETA {_duration(f['eta'])}" if f["eta"] is not None else ""
+        state = "done (reused)" if f["state"] == "reused" else f["state"]
+        return (f"[{self.title}] {name}: {state} {f['done']:,}{total} {f['unit']}{pct}, "
+                f"{_rate(f['rate'])}{eta}, {f['elapsed']:.1f} s")
+
+    def table(self):
+        """The terminal form: a rich Table, one row per stage."""
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        styles = {"waiting": "dim", "running": "bold yellow", "done": "green", "reused": "green"}
+        elapsed = self.clock() - self._started
+        t = Table(box=None, padding=(0, 1), show_edge=False,
+                  title=f"{self.title}: {_duration(elapsed)}", title_justify="left", title_style="bold")
+        for col, justify in (("stage", "left"), ("state", "left"), ("", "left"), ("%", "right"), ("done/total", "right"),
+                             ("", "left"), ("rate", "right"), ("ETA", "right"), ("elapsed", "right")):
+            t.add_column(col, justify=justify, no_wrap=True)
+        for name in self.stages:
+            f = self.figures(name)
+            state = "done (reused)" if f["state"] == "reused" else f["state"]
+            if f["state"] == "waiting":
+                t.add_row(Text(name, style="dim"), Text(state, style="dim"), "", "", "", "", "", "", "")
+                continue
+            total = f"{f['total']:,}" if f["total"] is not None else "?"
+            bar = ProgressBar(total=f["total"], completed=min(f["done"], f["total"]), width=24) if f["total"] else ""
+            pct = f"{f['percent']:.0f}%" if f["percent"] is not None else ""
+            t.add_row(Text(name, style="bold"), Text(state, style=styles[f["state"]]), bar, pct,
+                      f"{f['done']:,}/{total}", f["unit"], _rate(f["rate"]),
+                      _duration(f["eta"]) if f["eta"] is not None else ("-" if f["state"] == "running" else ""),
+                      _duration(f["elapsed"]))
+        return t
+
+    # -- display
+
+    def tick(self) -> None:
+        """In the line form, a line for the running stage(s) once `every` seconds have passed."""
+        if self.live or self.quiet:
+            return
+        now = self.clock()
+        if now - self._last_line < self.every:
+            return
+        self._last_line = now
+        for name, s in list(self.stages.items()):
+            if s["state"] == "running":
+                self._print(self.line(name))
+
+    def _print(self, text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    def __enter__(self) -> "StageBoard":
+        if self.live:
+            from rich.console import Console
+            from rich.live import Live
+
+            console = self._console or Console(stderr=True)
+            self._live = Live(get_renderable=self.table, console=console, refresh_per_second=4,
+                              redirect_stdout=False, redirect_stderr=True)
+            self._live.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._live is not None:
+            self._live.refresh()
+            self._live.stop()
+            self._live = None

@@ -61,6 +61,21 @@ def docs(build):
     return read_shards(build["out"]).to_pylist()  # verifies each shard's sha256 and row count
 
 
+def assert_progress_reached_totals(stderr: str, out: Path) -> None:
+    """The build's progress, line form (not a terminal): each stage ends on `done N/N`, N the
+    stage's `read` - counted live by the workers (pipelines/progress.py), not copied from the
+    report - and its progress folder is gone."""
+    import re
+
+    for stage in STAGES:
+        read = json.loads((out / "stages" / stage / "_SUCCESS.json").read_text())["report"]["read"]
+        m = re.search(rf"^\[build\] {stage}: done ([\d,]+)/([\d,]+) \w+, [\d.,]+/s, [\d.]+ s$", stderr, re.M)
+        assert m, (stage, stderr[-3000:])
+        done, total = (int(g.replace(",", "")) for g in m.groups())
+        assert done == total == read, (stage, done, total, read)
+        assert not (out / "stages" / stage / "progress").exists(), stage
+
+
 def test_default_output_layout_and_progress(build):
     out = build["out"]
     assert (out / "manifest.json").is_file() and (out / "README.md").is_file()
@@ -68,6 +83,7 @@ def test_default_output_layout_and_progress(build):
     for stage in STAGES:
         assert (out / "stages" / stage / "_SUCCESS.json").is_file(), stage
         assert f"{stage}: read" in build["proc"].stderr  # one progress line per stage
+    assert_progress_reached_totals(build["proc"].stderr, out)
     assert "wrote 9 documents" in build["proc"].stdout
 
 
@@ -163,6 +179,7 @@ def test_rerun_reuses_every_stage_and_gives_identical_shards(build):
     proc = webtext("build", "--until", "2017-12", "--workers", "2", cwd=build["cwd"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stderr.count("finished earlier, reusing") == len(STAGES)
+    assert proc.stderr.count(": done (reused) ") == len(STAGES)  # the progress form says so too
     assert {s: (out / "stages" / s / "_SUCCESS.json").read_bytes() for s in STAGES} == markers
     assert sha256(shard) == before
 
@@ -217,6 +234,7 @@ def test_build_on_a_two_worker_dask_cluster_gives_the_local_runners_shards(build
     assert sha256(out / shard) == sha256(build["out"] / shard)
     dask_manifest = json.loads((out / "manifest.json").read_text())
     assert dask_manifest["stages"] == manifest["stages"]
+    assert_progress_reached_totals(proc.stderr, out)  # the Dask workers' counts reach the launcher too
     assert dask_manifest["config"]["pipeline"]["runner"] == "DaskRunner"
     for stage in ("harvest", "fetch", "extract", "clean", "dedup"):
         checks = json.loads((out / "stages" / stage / "_SUCCESS.json").read_text())["checks"]
