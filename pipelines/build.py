@@ -112,7 +112,8 @@ def run_build(config: BuildConfig) -> dict:
                     continue
                 stale = True
                 current = stage
-                log("build", f"[{i}/{len(todo)}] {stage}: running")
+                if not watch.board.live:  # on a terminal the table says it
+                    log("build", f"[{i}/{len(todo)}] {stage}: running")
                 t0 = time.monotonic()
                 if stage == "shards":
                     report, extra = _run_shards(config, reports, session, watch)
