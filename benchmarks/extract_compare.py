@@ -52,7 +52,10 @@ def ensure_bench_venv(extra: tuple[str, ...] = ()) -> Path:
                            capture_output=True, text=True)
     if probe.returncode != 0 or probe.stdout.strip() != BENCH_PINS[0].split("==")[1]:
         print(f"[bench] installing {' '.join(BENCH_PINS)} into {BENCH_VENV}", file=sys.stderr)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *BENCH_PINS], check=True)
+        # one pin at a time: pip 23's resolver stops on the two packages' differently spelled
+        # `lxml[html_clean]` / `lxml[html-clean]` extras when they are resolved together
+        for pin in BENCH_PINS:
+            subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", pin], check=True)
     if extra:
         subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *extra], check=True)
     return python

@@ -195,3 +195,95 @@ def test_ties_between_containers_are_broken_by_page_order():
 
     # three containers of equal weight: the first on the page wins, every time
     assert split_paragraphs(newspaper.extract(TIED).text)[0] == PARAS[0]
+
+
+# ---- short lines that neither extractor returns (rule 4: the article's container) ----------------
+
+
+def _container_page() -> str:
+    """An article whose sub-heading, list items, table cells and quote sit between its paragraphs,
+    with a share bar, a figure caption and a related-stories list inside the same container, and
+    a byline before and a comment box after the first and last paragraphs."""
+    return page(
+        "<nav><a href='/'>Home</a> <a href='/news'>News</a></nav>"
+        "<main><article>"
+        "<h1>Floods reach the old mill</h1><div class='byline'>By Jane Doe, 3 May</div>"
+        f"<p>{PARAS[0]}</p>"
+        "<div class='share-bar'><a href='#'>Facebook</a> <a href='#'>Twitter</a></div>"
+        "<h3>Where the water stands</h3>"
+        "<ul><li>Old mill: 2.4 m</li><li>Lower bridge: 1.9 m</li></ul>"
+        f"<p>{PARAS[1]}</p>"
+        "<figure><img src='x.jpg'><figcaption>The mill on Sunday</figcaption></figure>"
+        "<table><tr><td>Monday</td><td>Rising</td></tr></table>"
+        "<aside class='related'><h4>More on the floods</h4><ul><li><a href='/a'>Dam report</a></li></ul></aside>"
+        f"<p>{PARAS[2]}</p>"
+        "<blockquote><p>We will rebuild.</p></blockquote>"
+        f"<p>{PARAS[3]}</p>"
+        "<div class='comments'><h3>2 Comments</h3><p>Great article</p></div>"
+        "</article></main><footer><p>Valley Post, 1 High St</p></footer>"
+    )
+
+
+def test_short_lines_between_kept_paragraphs_of_the_container_are_added_in_page_order():
+    from webtext.extract.combine import expand, page_blocks
+    from webtext.extract.page import parse_html
+
+    blocks = page_blocks(parse_html(_container_page()))
+    text, added = expand("\n".join(PARAS[:4]), blocks)
+    assert split_paragraphs(text) == [
+        PARAS[0], "Where the water stands", "Old mill: 2.4 m", "Lower bridge: 1.9 m", PARAS[1],
+        "Monday", "Rising", PARAS[2], "We will rebuild.", PARAS[3],
+    ]
+    assert added == 6
+
+
+def test_the_container_is_read_from_the_page_end_to_end():
+    ex = extract_html(_container_page(), "https://example.org/floods", timeout=None)
+    lines = split_paragraphs(ex.text)
+    for line in ("Where the water stands", "Old mill: 2.4 m", "Lower bridge: 1.9 m", "We will rebuild."):
+        assert line in lines
+    # furniture inside the container (share bar, caption, related list) and the lines outside the
+    # first and last kept paragraphs (byline, comments, nav, footer) stay out
+    for junk in ("Facebook", "The mill on Sunday", "More on the floods", "Dam report", "By Jane Doe",
+                 "Great article", "2 Comments", "Home", "High St"):
+        assert junk not in ex.text
+
+
+def test_nothing_is_added_without_two_kept_paragraphs_or_from_another_container():
+    from webtext.extract.combine import expand, page_blocks
+    from webtext.extract.page import parse_html
+
+    blocks = page_blocks(parse_html(_container_page()))
+    assert expand(PARAS[0], blocks) == (PARAS[0], 0)  # one paragraph locates no span
+    # the kept text is the comment box and the footer: no article between them is invented
+    sidebar = page(f"<div class='main'><p>{PARAS[0]}</p><h3>Heading</h3><p>{PARAS[1]}</p></div>"
+                   f"<div class='other'><h3>Elsewhere</h3><p>{PARAS[2]}</p></div>")
+    text, added = expand("\n".join([PARAS[0], PARAS[1]]), page_blocks(parse_html(sidebar)))
+    assert split_paragraphs(text) == [PARAS[0], "Heading", PARAS[1]] and added == 1
+
+
+# ---- furniture that announces itself, however long ----------------------------------------------
+
+
+@pytest.mark.parametrize("line", [
+    "© 2022, Valley Post. This article is the copyrighted property of the Valley Post and its owners, and written "
+    "permission must be obtained before it is reprinted in online or print media of any kind, anywhere.",
+    "Sign up to get the best stories of the week, and great deals picked by the editors, straight to you. Contact "
+    "me with news and offers from other brands. Receive email from us on behalf of our trusted partners.",
+    "Follow the Valley Post on Twitter and Instagram @ValleyPost and on Facebook @ValleyPostNews. Send us a "
+    "message on WhatsApp or email us at the address below with your news and your photos.",
+    "To view the full story, please subscribe to the Valley Post. You can choose an annual subscription or a weekly pass.",
+    "This entry was posted in News, Floods and Weather on Monday 3 May 2021 at 10:15 by Jane Doe and tagged "
+    "floods, mill, river. Bookmark the permalink.",
+])
+def test_long_furniture_lines_are_recognised_by_their_opening(line):
+    assert len(line.split()) > 20 and is_boilerplate(line)
+
+
+def test_article_paragraphs_that_open_like_furniture_but_are_not_stay():
+    for line in ["Sign up for an account on the council's website, then choose the flood map of your street "
+                 "and the date you want to see.",
+                 "Copyright law protects the mill's drawings, the curator said, which is why the museum never "
+                 "showed them to the public before this spring.",
+                 "To view the river from the bridge, walkers must now take the long path around the old mill."]:
+        assert not is_boilerplate(line)

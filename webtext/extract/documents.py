@@ -175,12 +175,13 @@ def _extract_tree(root, url: str):
     from webtext.extract import dragnet, newspaper
     from webtext.extract.page import to_html
 
+    page = combine_mod.page_blocks(root)  # read before Newspaper annotates the tree
     try:
         blocks = dragnet.extract_blocks(to_html(root))  # serialised before Newspaper annotates the tree
     except dragnet.blockify_error():
         blocks = []  # Dragnet found no blocks; Newspaper may still find text
     paper = newspaper.extract_tree(root, url)
-    return combine_mod.combine(blocks, paper.text), paper
+    return combine_mod.combine(blocks, paper.text, page=page), paper
 
 
 def _declared_fallback(text: str, declared, url: str) -> tuple[str, str] | None:
