@@ -29,7 +29,9 @@ corpus; the clean stage decides what to do with other languages.
 
 from __future__ import annotations
 
+import threading
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 MAX_TEXT = 10_000_000
@@ -51,6 +53,7 @@ def _import():
         import newspaper
         import newspaper.parsers  # noqa: F401  (the module that warns)
     _patch_tokenizer()
+    _patch_parsers()
     return newspaper
 
 
@@ -72,14 +75,119 @@ def _patch_tokenizer() -> None:
     sep = re.escape("".join(text_mod.contraction_separators))
     contractions = re.compile(rf"(?<=\W)[{sep}]|[{sep}](?=\W)|^[{sep}]*|[{sep}]*$|[{sep}]{{2,}}")
     tokenize = text_mod.whitespace_tokenizer.tokenize
+    # nltk's whitespace split and str.split() differ only on U+001C..U+001F (whitespace to
+    # str.split, not to the `regex` module's \s): str.split() unless the text has one of those.
+    unit_separators = re.compile("[\x1c-\x1f]")
 
     def default_tokenizer(text):
         if isinstance(text, bytes):
             text = text.decode("utf-8", "replace")
-        return tokenize(contractions.sub(" ", text.translate(table)).lower())
+        text = contractions.sub(" ", text.translate(table)).lower()
+        return tokenize(text) if unit_separators.search(text) else text.split()
 
     text_mod.default_tokenizer = default_tokenizer
     _TOKENIZER_PATCHED = True
+
+
+# Per-thread memo of one tree's node texts and link-density answers, live only while
+# ArticleBodyExtractor scores that tree (`_memo`): scoring only sets attributes, never text.
+_LOCAL = threading.local()
+_PARSERS_PATCHED = False
+
+
+@contextmanager
+def _memo():
+    _LOCAL.text, _LOCAL.links, _LOCAL.words = {}, {}, {}
+    try:
+        yield
+    finally:
+        _LOCAL.text = _LOCAL.links = _LOCAL.words = None
+
+
+def _patch_parsers() -> None:
+    """Two helpers of newspaper's that its scoring calls for every candidate node and again for
+    each of its ancestors, replaced by equivalents that give the same answers:
+
+    * `parsers.get_text(node)` deep-copies the subtree, strips comments (with their tails),
+      scripts, styles, selects, options and textareas from the copy, and joins its text. When the
+      subtree has none of those (nearly always, on a tree `page.prepare` has cleaned) the text is
+      joined from the node itself, without the copy; otherwise newspaper's own function runs.
+    * `parsers.is_highlink_density(node, language)` built a `StopWords` (a file check and an
+      import) for every word count: the same test with the tokenizer looked up once per language.
+
+    While a tree is being scored (`_memo`), both answers are kept per node and word counts per
+    text, so an ancestor does not recount its descendants' links."""
+    global _PARSERS_PATCHED
+    if _PARSERS_PATCHED:
+        return
+    from math import exp
+
+    import lxml.etree
+    import newspaper.parsers as parsers
+    import newspaper.text as text_mod
+
+    copying_get_text = parsers.get_text
+    stripped = (lxml.etree.Comment, "script", "style", "select", "option", "textarea")
+    inner_trim = text_mod.inner_trim
+    tokenizers: dict = {}
+
+    def get_text(node):
+        memo = getattr(_LOCAL, "text", None)
+        if memo is not None and node in memo:
+            return memo[node]
+        if isinstance(node.tag, str) and next(node.iterdescendants(*stripped), None) is None:
+            text = inner_trim(" ".join(node.itertext()).strip())
+        else:
+            text = copying_get_text(node)
+        if memo is not None:
+            memo[node] = text
+        return text
+
+    def word_count(text: str, language) -> int:
+        words = getattr(_LOCAL, "words", None)
+        key = (text, language)
+        if words is not None and key in words:
+            return words[key]
+        if language:
+            tokenizer = tokenizers.get(language)
+            if tokenizer is None:
+                tokenizer = tokenizers[language] = text_mod.StopWords(language).tokenizer
+            n = len(list(tokenizer(text)))
+        else:
+            n = len([w for w in text.split() if w.isalnum()])
+        if words is not None:
+            words[key] = n
+        return n
+
+    def is_highlink_density(e, language=None) -> bool:
+        memo = getattr(_LOCAL, "links", None)
+        key = (e, language)
+        if memo is not None and key in memo:
+            return memo[key]
+        answer = _link_dense(e, language)
+        if memo is not None:
+            memo[key] = answer
+        return answer
+
+    def _link_dense(e, language) -> bool:
+        # newspaper's test: link words (an empty link counts 1) as a share of the node's words,
+        # against a limit falling from ~65% for short texts to ~35% for long ones; short texts
+        # with more than two links and over half their words in links are dense too.
+        links = parsers.get_elements_by_tagslist(e, ["a", "button"])
+        if not links:
+            return False
+        total = word_count(get_text(e), language)
+        if total == 0:
+            return True
+        link_words = sum(word_count(get_text(link), language) or 1 for link in links)
+        proportion = link_words * 100 / total
+        if proportion > 87 - 70 / (1.3 + exp(1 - total / 200)):
+            return True
+        return total < 50 and len(links) > 2 and proportion > 50
+
+    parsers.get_text = get_text
+    parsers.is_highlink_density = is_highlink_density
+    _PARSERS_PATCHED = True
 
 
 def make_config(language: str | None = None):
@@ -105,13 +213,28 @@ def _body_class():
     global _BODY_CLASS
     if _BODY_CLASS is None:
         _import()
+        from newspaper.extractors import defines
         from newspaper.extractors.articlebody_extractor import ArticleBodyExtractor
+
+        # the attributes newspaper's "highly likely" containers are recognised by; a node with
+        # none of them matches no entry (no entry's value matches a missing attribute, "")
+        likely_attrs = {k for entry in defines.ARTICLE_BODY_TAGS for k in entry} - {"tag", "score_boost"}
 
         class _Body(ArticleBodyExtractor):
             def nodes_to_check(self, doc):
                 self._position = {el: i for i, el in enumerate(doc.iter())}
                 nodes = super().nodes_to_check(doc)
                 return sorted(nodes, key=lambda n: (_TAG_ORDER.get(n.tag, 5), self._position.get(n, -1)))
+
+            def parse(self, doc):
+                with _memo():
+                    super().parse(doc)
+
+            def is_highly_likely(self, node):
+                attrib = node.attrib
+                if any(k in attrib for k in likely_attrs):
+                    return super().is_highly_likely(node)
+                return 0
 
             def compute_gravity_scores(self, nodes_with_text):
                 parents = super().compute_gravity_scores(nodes_with_text)
