@@ -22,6 +22,11 @@ The patches (each replaces exactly what breaks; nothing in numpy or scikit-learn
 The patches are applied to Dragnet's classes and modules, so a model pickled here unpickles as a
 plain `dragnet.extractor.Extractor`.
 
+Three more replace slow plumbing with the same computation (same predictions, tested on both
+dev splits): the forest's trees in a plain loop (`_fast_forest`), the three feature sets stacked
+without joblib (`_fast_features`), and the block casts between `str` and `bytes` done one
+comprehension per field (`_patch_casts`).
+
 **The shipped models do not load** (pickled with scikit-learn 0.18/0.19, whose module paths no
 longer exist), so webtext trains its own: `train()` (CLI: `webtext extract train-dragnet`) uses
 Dragnet's own training code on the benchmark's `train` split (81 pages of
@@ -138,6 +143,7 @@ def _patch() -> None:
     Extractor.get_html_labels_weights = get_html_labels_weights
     Extractor.predict = predict
     Extractor.extract = extract
+    _patch_casts()
     _PATCHED = True
 
 
@@ -173,6 +179,7 @@ def load_model(path: str | os.PathLike | None = None):
                 f"cannot load Dragnet model {model_path}: {exc}; retrain with `webtext extract train-dragnet`"
             ) from None
     _fast_forest(model.model)
+    _fast_features(model.features)
     if path is None:
         _MODEL = model
     return model
@@ -197,6 +204,58 @@ def _fast_forest(forest) -> None:
 
     forest.predict_proba, forest.predict = predict_proba, predict
     forest._webtext_fast = True
+
+
+def _fast_features(union) -> None:
+    """Compute the three feature sets in a plain loop. scikit-learn's `FeatureUnion.transform`
+    dispatches each transformer through joblib (one job) and then stacks the arrays; with no
+    weights the result is the same stack of the same arrays, in the same order."""
+    if getattr(union, "_webtext_fast", False) or getattr(union, "transformer_weights", None) is not None:
+        return
+    steps = [t for _, t in union.transformer_list]
+    if any(isinstance(t, str) for t in steps):  # "drop" / "passthrough": leave scikit-learn's path
+        return
+
+    def transform(blocks):
+        return np.hstack([t.transform(blocks) for t in steps])
+
+    union.transform = transform
+    union._webtext_fast = True
+
+
+def _patch_casts() -> None:
+    """Dragnet's compiled blockifier hands its blocks to `compat.str_block_list_cast`, and two of
+    its compiled feature makers to `compat.bytes_block_list_cast`, which cast each block's text,
+    link tokens, CSS and feature dicts one value at a time through several Python calls. The same
+    casts (same values, same dict orders), one comprehension per field, in the modules that
+    call them. Calls with other options go to Dragnet's own functions."""
+    import dragnet.blocks
+    import dragnet.compat
+    import dragnet.features._readability
+    import dragnet.features._weninger
+
+    def caster(src: type, conv, fallback):
+        # conv: bytes.decode or str.encode, applied to every value of type src
+        def cast(blocks, encoding="utf-8", **kwargs):
+            if kwargs:
+                return fallback(blocks, encoding=encoding, **kwargs)
+            for b in blocks:
+                t = b.text
+                b.text = conv(t, encoding) if isinstance(t, src) else t
+                b.link_tokens = [conv(x, encoding) if isinstance(x, src) else x for x in b.link_tokens]
+                b.css = {(conv(k, encoding) if isinstance(k, src) else k): (conv(v, encoding) if isinstance(v, src) else v)
+                         for k, v in b.css.items()}
+                b.features = {(conv(k, encoding) if isinstance(k, src) else k): (conv(v, encoding) if isinstance(v, src) else v)
+                              for k, v in b.features.items()}
+            return list(blocks)
+
+        return cast
+
+    str_block_list_cast = caster(bytes, bytes.decode, dragnet.compat.str_block_list_cast)
+    bytes_block_list_cast = caster(str, str.encode, dragnet.compat.bytes_block_list_cast)
+    dragnet.blocks.str_block_list_cast = str_block_list_cast
+    dragnet.features._weninger.bytes_block_list_cast = bytes_block_list_cast
+    dragnet.features._readability.bytes_block_list_cast = bytes_block_list_cast
 
 
 def extract_blocks(html: str, model=None) -> list[str]:

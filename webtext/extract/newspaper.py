@@ -29,6 +29,7 @@ corpus; the clean stage decides what to do with other languages.
 
 from __future__ import annotations
 
+import re
 import threading
 import warnings
 from contextlib import contextmanager
@@ -67,13 +68,13 @@ def _patch_tokenizer() -> None:
     global _TOKENIZER_PATCHED
     if _TOKENIZER_PATCHED:
         return
-    import re
 
     import newspaper.text as text_mod
 
     table = str.maketrans(text_mod.punctuation, " " * len(text_mod.punctuation))
     sep = re.escape("".join(text_mod.contraction_separators))
     contractions = re.compile(rf"(?<=\W)[{sep}]|[{sep}](?=\W)|^[{sep}]*|[{sep}]*$|[{sep}]{{2,}}")
+    any_separator = re.compile(f"[{sep}]")
     tokenize = text_mod.whitespace_tokenizer.tokenize
     # nltk's whitespace split and str.split() differ only on U+001C..U+001F (whitespace to
     # str.split, not to the `regex` module's \s): str.split() unless the text has one of those.
@@ -82,7 +83,10 @@ def _patch_tokenizer() -> None:
     def default_tokenizer(text):
         if isinstance(text, bytes):
             text = text.decode("utf-8", "replace")
-        text = contractions.sub(" ", text.translate(table)).lower()
+        text = text.translate(table)
+        if any_separator.search(text):  # else the substitution only adds spaces at the ends
+            text = contractions.sub(" ", text)
+        text = text.lower()
         return tokenize(text) if unit_separators.search(text) else text.split()
 
     text_mod.default_tokenizer = default_tokenizer
@@ -216,9 +220,16 @@ def _body_class():
         from newspaper.extractors import defines
         from newspaper.extractors.articlebody_extractor import ArticleBodyExtractor
 
-        # the attributes newspaper's "highly likely" containers are recognised by; a node with
-        # none of them matches no entry (no entry's value matches a missing attribute, "")
-        likely_attrs = {k for entry in defines.ARTICLE_BODY_TAGS for k in entry} - {"tag", "score_boost"}
+        # newspaper's table of "highly likely" article containers, compiled once: each entry is
+        # (tag or None, [(attribute, compiled regex or lowercased value)], score)
+        likely = []
+        for entry in defines.ARTICLE_BODY_TAGS:
+            tests = []
+            for k, v in entry.items():
+                if k not in ("tag", "score_boost"):
+                    tests.append((k, re.compile(v[3:], re.I) if v.startswith("re:") else v.lower()))
+            likely.append((entry.get("tag"), tests, entry["score_boost"]))
+        likely_attrs = {k for _, tests, _ in likely for k, _ in tests}
 
         class _Body(ArticleBodyExtractor):
             def nodes_to_check(self, doc):
@@ -231,10 +242,22 @@ def _body_class():
                     super().parse(doc)
 
             def is_highly_likely(self, node):
+                # newspaper's test (the best score of the entries that match), compiled; a node
+                # without any of the attributes matches no entry, as no value matches ""
                 attrib = node.attrib
-                if any(k in attrib for k in likely_attrs):
-                    return super().is_highly_likely(node)
-                return 0
+                if not any(k in attrib for k in likely_attrs):
+                    return 0
+                best = 0
+                for tag, tests, score in likely:
+                    if tag is not None and node.tag != tag:
+                        continue
+                    for k, v in tests:
+                        value = attrib.get(k, "")
+                        if not (v.search(value) if isinstance(v, re.Pattern) else value.lower() == v):
+                            break
+                    else:
+                        best = max(best, score)
+                return best
 
             def compute_gravity_scores(self, nodes_with_text):
                 parents = super().compute_gravity_scores(nodes_with_text)
