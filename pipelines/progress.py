@@ -41,6 +41,7 @@ from pipelines import store
 PROGRESS = "progress"
 DONE, READ = "done", "read"
 FLUSH_S = 1.0
+REMOTE_MIN_S = 5.0  # an object store takes about one write per second per object: stay well under it
 
 
 def progress_dir(stage_dir: str) -> str:
@@ -55,14 +56,16 @@ class Tally:
 
     Pickled into the pipeline with its folder only; each process's copy names its own file.
     `add` is an integer addition; the file is written by `flush` (end of a bundle) and by the
-    process's flusher thread, at most once a second, only when the count changed."""
+    process's flusher thread, at most once a second, only when the count changed (on `gs://`, at
+    most once every `REMOTE_MIN_S`, so there the last seconds of counts can miss the final figure).
+    A failed write is skipped: a progress figure never fails the work."""
 
     def __init__(self, stage_dir: str, measure: str = DONE):
         self.folder, self.measure = progress_dir(stage_dir), measure
         self._reset()
 
     def _reset(self) -> None:
-        self.n, self._written, self._path = 0, 0, None
+        self.n, self._written, self._path, self._at = 0, 0, None, 0.0
         self._lock = threading.Lock()
 
     def __getstate__(self):
@@ -84,11 +87,16 @@ class Tally:
 
     def flush(self) -> None:
         with self._lock:
-            n = self.n
+            n, now = self.n, time.monotonic()
             if self._path is None or n == self._written:
                 return
-            _write_small(self._path, json.dumps({"n": n}).encode())
-            self._written = n
+            if "://" in self._path and now - self._at < REMOTE_MIN_S:
+                return
+            try:
+                _write_small(self._path, json.dumps({"n": n}).encode())
+            except Exception:  # noqa: BLE001 - the store refused or the folder went: the next flush tries again
+                return
+            self._written, self._at = n, now
 
 
 def _write_small(path: str, data: bytes) -> None:
@@ -123,10 +131,7 @@ class _Flusher:
             with self.lock:
                 tallies = list(self.tallies)
             for t in tallies:
-                try:
-                    t.flush()
-                except OSError:  # the folder went (the stage ended) or the store hiccuped: the next try or the end tells
-                    pass
+                t.flush()
 
 
 _FLUSHER: _Flusher | None = None
