@@ -100,29 +100,12 @@ def test_progress_lines_carry_total_rate_and_eta(capsys, monkeypatch):
     assert err[-1] == "[stage] done 600/1,000 docs, 30/s, 20.0 s"
 
 
-def test_live_display_on_a_terminal(small_shards, shared, tmp_path):
+def test_live_display_on_a_terminal(small_shards, shared, tmp_path, run_in_pty):
     """Under a pseudo-terminal the display is rich's live bar (done/total, rate, ETA), not lines."""
-    import pty
-
     args = [sys.executable, "-m", "webtext.cli", "tokenize", "--shards", str(small_shards), "--tokenizer",
             str(shared / "data/gpt2"), "--out", str(tmp_path / "t"), "--workers", "1"]
-    env = {k: v for k, v in os.environ.items() if k not in ("WEBTEXT_QUIET", "WEBTEXT_PROGRESS")}
-    env.update(TERM="xterm", COLUMNS="120", WEBTEXT_PROGRESS="live")
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=REPO)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    assert proc.wait(timeout=300) == 0
-    os.close(master)
-    screen = b"".join(chunks).decode("utf-8", "replace")
+    rc, screen = run_in_pty(args, cwd=REPO)
+    assert rc == 0
     assert "\x1b[" in screen  # drawn with terminal control sequences
     assert "tokenize" in screen and "30/30" in screen and "documents" in screen and "ETA" in screen
 

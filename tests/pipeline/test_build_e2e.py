@@ -344,34 +344,18 @@ def test_decontaminate_drops_exactly_the_planted_documents(build, docs, manifest
     assert marker["decontamination"]["eval_ngrams"] == len(expected)  # the launcher's distinct 8-grams
 
 
-def test_live_progress_table_on_a_terminal(build, tmp_path):
+def test_live_progress_table_on_a_terminal(build, tmp_path, run_in_pty):
     """Under a pseudo-terminal `webtext build` draws its table (rich, control sequences), one row
     per stage; here the first five stages are reused from the shared build and the shards run."""
-    import pty
     import re
     import shutil
 
     out = tmp_path / "webtext-out"
     shutil.copytree(build["out"], out)
     (out / "stages" / "shards" / "_SUCCESS.json").unlink()
-    env = {k: v for k, v in os.environ.items() if k not in ("WEBTEXT_QUIET", "WEBTEXT_PROGRESS")}
-    env.update(TERM="xterm", COLUMNS="110", WEBTEXT_PROGRESS="live")
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "webtext.cli", "build", "--until", "2017-12", "--workers", "2",
-                             "--out", str(out)], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=tmp_path)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    assert proc.wait(timeout=300) == 0
-    os.close(master)
-    raw = b"".join(chunks).decode("utf-8", "replace")
+    rc, raw = run_in_pty([sys.executable, "-m", "webtext.cli", "build", "--until", "2017-12", "--workers", "2",
+                          "--out", str(out)], cwd=tmp_path)
+    assert rc == 0, raw[-3000:]
     assert "\x1b[" in raw  # drawn with terminal control sequences
     screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw)
     for stage in ("harvest", "fetch", "extract", "clean", "dedup"):
