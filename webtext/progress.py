@@ -216,7 +216,8 @@ class StageBoard:
     # -- what it shows
 
     def figures(self, name: str) -> dict:
-        """done, total, percent, rate (per second), eta (seconds, running stages only), elapsed."""
+        """done, total, percent, rate (per second: the stage's average since it started), eta (seconds,
+        running stages only: what is left at that rate), elapsed."""
         with self._lock:
             s = dict(self.stages[name])
         if s["state"] == "running":
