@@ -4,7 +4,8 @@ The GPT-2 paper (§3.1) scores benchmarks after "invertible de-tokenizers" remov
 each dataset's pre-processing (spaces around punctuation, split contractions), because GPT-2 saw
 raw web text, not tokenized text. Each detokenizer here is an ordered list of regular-expression
 rewrites; `wikitext` and `ptb` also have the inverse (`retokenize`), which gives back the dataset's
-text exactly for text tokenized the way the dataset was (tested on such text).
+text exactly for text tokenized the way the dataset was: retokenize(detokenize(x)) == x
+(tests/gpt2/test_detokenize.py checks it on constructed text, and the exceptions below).
 
 - `wikitext` (WikiText-2/103 raw, Merity et al. 2016). Undoes: `@-@`, `@,@`, `@.@` (hyphen, thousands
   separator and decimal point inside a word: "1 @,@ 000" -> "1,000"); spaces before , . ; : ! ? ) ]
