@@ -200,6 +200,10 @@ class BuildConfig:
             raise ConfigError(f"--decontaminate-threshold must be >= 0, not {self.decontaminate_threshold}")
         if self.decontaminate_format not in ("auto", "text", "jsonl", "parquet"):
             raise ConfigError(f"--decontaminate-format must be auto, text, jsonl or parquet, not {self.decontaminate_format!r}")
+        from webtext.checks.evalsets import read_examples  # light (pyarrow only for Parquet)
+
+        for path in self.decontaminate:  # read now: a bad file stops the build before days of fetching, not at clean
+            read_examples(path, self.decontaminate_format, self.decontaminate_field)
 
     def _validate_dataflow(self) -> None:
         """Dataflow workers see only Cloud Storage: output, temp/staging and every input on gs://."""

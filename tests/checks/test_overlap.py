@@ -215,5 +215,9 @@ def test_build_decontaminate_flags_and_bad_files(tmp_path, capsys):
     assert c.fingerprint("extract") == plain.fingerprint("extract") and c.fingerprint("clean") != plain.fingerprint("clean")
     assert main(["build", "--decontaminate", str(tmp_path / "missing.jsonl")]) == 2
     assert main(["build", "--decontaminate", str(evalf), "--decontaminate-threshold", "-1"]) == 2
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"q": "fine"}\n{"q": oops}\n', encoding="utf-8")
+    assert main(["build", "--decontaminate", str(bad), "--decontaminate-field", "q", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and "missing.jsonl" in err[0] and "--decontaminate-threshold" in err[1], err
+    assert len(err) == 3 and "missing.jsonl" in err[0] and "--decontaminate-threshold" in err[1], err
+    assert "bad.jsonl (line 2)" in err[2] and not (tmp_path / "o").exists()  # before any stage ran

@@ -89,24 +89,26 @@ def lambada_examples(run, shared):
     return out[:48]
 
 
-@pytest.fixture(scope="module")
-def docs_file(texts, tmp_path_factory):
-    path = tmp_path_factory.mktemp("evaldata") / "docs.jsonl"
+def _jsonl(folder, name: str, texts: list[str]):
+    path = folder / name
     path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="module")
+def docs_file(texts, tmp_path_factory):
+    return _jsonl(tmp_path_factory.mktemp("evaldata"), "docs.jsonl", texts)
+
+
+@pytest.fixture(scope="module")
+def lambada_file(lambada_examples, tmp_path_factory):
+    return _jsonl(tmp_path_factory.mktemp("lambada"), "lambada.jsonl", lambada_examples)
 
 
 @pytest.fixture(scope="module")
 def ours_docs(run, docs_file):
     """webtext eval of the project checkpoint on the documents (one per line), batch 1."""
     return evaluate(EvalConfig(checkpoint=str(run), data=str(docs_file), format="jsonl", batch_size=1, device="cpu"))
-
-
-@pytest.fixture(scope="module")
-def lambada_file(lambada_examples, tmp_path_factory):
-    path = tmp_path_factory.mktemp("lambada") / "lambada.jsonl"
-    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in lambada_examples), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")
