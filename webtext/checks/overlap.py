@@ -316,9 +316,16 @@ class EvalNgrams:
 
     def contaminated(self, text: str, threshold: int = 0) -> int:
         """The n-gram occurrences `text` shares with the evaluation sets when more than `threshold`
-        (the document is contaminated), else 0."""
-        shared, _ = self.shared(text or "", _hasher())
+        (the document is contaminated), else 0. For the build's clean stage, whose workers hold
+        other things: the word-hash cache here is cleared at 250k words (~50 MB), not 2M."""
+        global _SMALL_HASHER
+        if _SMALL_HASHER is None:
+            _SMALL_HASHER = WordHasher(max_words=250_000)
+        shared, _ = self.shared(text or "", _SMALL_HASHER)
         return shared if shared > threshold else 0
+
+
+_SMALL_HASHER: WordHasher | None = None
 
 
 _EVAL: EvalNgrams | None = None
