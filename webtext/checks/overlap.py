@@ -3,8 +3,12 @@
     build_filter(OUT)            -> OUT/overlap/ngram8/{bloom.bits, params.json}; OUT/manifest.json["overlap"]
     overlap_report(filter, FILE) -> per evaluation file: the share of its n-grams found in the corpus,
                                     and per example its own share (which examples are contaminated)
-    decontaminate_documents(docs, FILES) -> the documents sharing more than `threshold` n-grams with
-                                    the evaluation sets dropped, counted as `contaminated`
+    decontaminate_documents(docs, EvalNgrams) -> the documents sharing more than `threshold` n-grams
+                                    with the evaluation sets dropped, counted as `contaminated`
+    decontaminate_corpus(OUT, FILES, DIR) -> the same over a shard set, streamed: a rebuilt shard
+                                    set in DIR (or only the listing)
+    EvalNgrams(FILES).contaminated(text) -> the per-document test `webtext build --decontaminate`
+                                    runs in its clean stage (pipelines/transforms.py `clean_step`)
 
 The filter holds every n-gram of every document of the shards listed in OUT/manifest.json (text
 normalised as `webtext.checks.bloom` says). It is built in two streaming passes over the shards, one
@@ -21,7 +25,8 @@ be a false positive at the printed rate (<= 1e-8 by default), never a false nega
 Decontamination compares exactly (no Bloom filter): the evaluation sets' n-grams are few, so their
 128-bit hashes are held in memory, and each corpus document's n-grams are looked up among them. A
 document is dropped when more than `threshold` of its n-gram occurrences (default 0: any) are in
-the evaluation sets.
+the evaluation sets. The shard rebuild streams: the corpus is read twice, a row group at a time, and
+written one output shard at a time (`decontaminate_corpus`).
 """
 
 from __future__ import annotations
