@@ -73,6 +73,19 @@ def test_article_only_in_noscript_or_a_template_is_found(wrap):
     assert all(p in ex.text for p in PARAS[1:4]), ex.text
 
 
+def test_json_ld_article_body_is_used_when_the_visible_page_shows_a_fragment_of_it():
+    # the visible page holds a teaser of two paragraphs (over the "tiny" threshold); the page's
+    # JSON-LD declares an article four times as long
+    more = [p.replace("the", "that") for p in PARAS] + [p.replace("a ", "one ") for p in PARAS]
+    body_text = "\n\n".join(PARAS + more)
+    ld = {"@type": "NewsArticle", "articleBody": body_text}
+    html = page(article(PARAS[:3]) + "<p><a href='/subscribe'>Read the rest with a subscription</a></p>",
+                head=f"<script type='application/ld+json'>{json.dumps(ld)}</script>")
+    ex = extract_html(html, "https://example.org/floods", timeout=None)
+    assert len(" ".join(PARAS[:3]).split()) > 60
+    assert ex.extractor == "declared" and more[-1] in ex.text
+
+
 def test_visible_article_is_not_replaced_by_a_declared_summary():
     ld = {"@type": "NewsArticle", "articleBody": "Floods reached the mill."}
     html = page(article(), head=f"<script type='application/ld+json'>{json.dumps(ld)}</script>")
@@ -98,6 +111,7 @@ FURNITURE = [
     "Sign up for our daily newsletter", "Have a news tip? Email tips@example.org",
     "© 2021 Valley Post. All rights reserved.", "This material may not be published, broadcast or redistributed.",
     "Comments are closed.", "Leave a Reply", "12 Comments", "Share this article",
+    "11 Jan 2019", "Monday, March 4, 2019",  # a dateline alone
 ]
 
 
@@ -110,6 +124,7 @@ def test_article_sentences_about_newsletters_or_copyright_are_not_furniture():
     for line in ["The paper's weekly newsletter had warned readers about the dam two years before the flood, "
                  "but the council ignored the warning and the copyright of the report was never cleared.",
                  "She said she would sign up to volunteer at the shelter.",
+                 "Jan 11 2019 – Valley Hall, Millbrook",  # a tour date is more than a date
                  "Posted guards stood at the bridge."]:
         assert not is_boilerplate(line)
 

@@ -27,7 +27,7 @@ apply but a page is not interrupted. The size and depth guards bound what one pa
 after redirects, `domain` is `domain_of(final_url)` (the site the text came from), `title` is
 Newspaper's title, `text` the combined text, `extractor` says where the text came from
 (`combined`: both; `newspaper` or `dragnet`: one alone; `declared`: the page's JSON-LD
-`articleBody` or `<noscript>`/template markup, used when the visible extraction was tiny), `text_sha1` the SHA-1 of the UTF-8
+`articleBody` or `<noscript>`/template markup, used when the visible extraction was tiny or a fragment of it), `text_sha1` the SHA-1 of the UTF-8
 text, `n_chars` its length in characters and `n_words` its whitespace-separated words. The Reddit
 fields of the link row (`REDDIT_FIELDS`) are carried over unchanged (null when the input had no
 links table). `source` and `capture_time` (Unix seconds) come from the fetch-log row (`--fetch` and
@@ -75,6 +75,7 @@ PAGE_TIMEOUT_S = 30.0
 MAX_REDIRECTS = 10
 MIN_VISIBLE_WORDS = 5  # a cleaned page with fewer words of text cannot hold an article
 TINY_WORDS = 60  # an extraction this short makes the page's declared article worth a look
+DECLARED_RATIO = 3  # ... as does one that holds under a third of the words of the page's JSON-LD articleBody
 REDDIT_FIELDS = ("subreddits", "reddit_ids", "first_created_utc", "score", "score_sum", "n_submissions")
 DOCUMENT_COLUMNS = ("url", "final_url", "domain", "title", "text", "extractor", "text_sha1", "n_chars", "n_words")
 
@@ -215,7 +216,8 @@ def extract_html(
     The page is parsed once (`page.parse_html`); unseen elements are removed from that tree
     (`page.prepare`); Dragnet reads it serialised, Newspaper reads the tree. A page whose cleaned
     body has fewer than `MIN_VISIBLE_WORDS` words, and declares no article body, is `no_text`
-    without running the extractors. When the result is under `TINY_WORDS` words, what the page
+    without running the extractors. When the result is under `TINY_WORDS` words (or under a third
+    of the page's JSON-LD `articleBody`: the visible page shows a fragment), what the page
     declares as its article (JSON-LD `articleBody`, `<noscript>`/template markup) is used if it
     says more (`extractor="declared"`).
 
@@ -232,7 +234,8 @@ def extract_html(
                 raise ExtractionFailed("no_text", "no visible text")
             result, paper = _extract_tree(root, url)
             out_text, source = result.text, result.source
-            if len(out_text.split()) < TINY_WORDS:
+            words = len(out_text.split())
+            if words < TINY_WORDS or any(len(b.split()) >= DECLARED_RATIO * words for b in declared.article_bodies):
                 better = _declared_fallback(out_text, declared, url)
                 if better:
                     out_text, source = better
