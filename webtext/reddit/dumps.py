@@ -49,6 +49,7 @@ import re
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 from webtext.errors import ConfigError, InputError
@@ -255,14 +256,24 @@ class _Where:
         return f"after {pos:,} of {self.size:,} compressed bytes, {self.items:,} complete {self.unit}"
 
 
-def _line_runs(chunks: Iterator[bytes], as_bytes: bool = False) -> Iterator[list]:
+def _line_runs(chunks: Iterator[bytes]) -> Iterator[list]:
     """The decompressed stream as runs of complete lines (one list per chunk), without newlines.
 
-    Text mode: each run is decoded from UTF-8 in one go and split as text (`json.loads` on a str
-    skips the per-line encoding sniffing it does for bytes); a run holding invalid UTF-8 is handed
-    out as bytes lines instead, so only the bad line fails to parse. Bytes mode (`as_bytes`): bytes
-    lines, for a decoder that reads UTF-8 itself (msgspec).
+    Each run is decoded from UTF-8 in one go and split as text (`json.loads` on a str skips the
+    per-line encoding sniffing it does for bytes); a run holding invalid UTF-8 is handed out as
+    bytes lines instead, so only the bad line fails to parse.
     """
+    for block in _line_blocks(chunks):
+        try:
+            yield block.decode("utf-8").split("\n")
+        except UnicodeDecodeError:
+            yield block.split(b"\n")
+
+
+def _line_blocks(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The decompressed stream as blocks of complete lines (about one per chunk): the bytes of one
+    or more lines, without the newline after the last. A UTF-8 byte order mark at the start is
+    dropped; a last line without a newline is still a line (a cut one fails to parse, counted)."""
     pending = b""
     first = True
     for chunk in chunks:
@@ -270,23 +281,14 @@ def _line_runs(chunks: Iterator[bytes], as_bytes: bool = False) -> Iterator[list
         if first and data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark
             data = data[3:]
         first = False
-        if as_bytes:
-            lines = data.split(b"\n")
-            pending = lines.pop()  # the part after the last newline: completed by the next chunk
-            if lines:
-                yield lines
-            continue
         cut = data.rfind(b"\n")
         if cut < 0:
             pending = data
             continue
         pending = data[cut + 1 :]
-        try:
-            yield data[:cut].decode("utf-8").split("\n")
-        except UnicodeDecodeError:
-            yield data[:cut].split(b"\n")
-    if pending:  # a last line without a newline is still a line (a cut one fails to parse, counted)
-        yield [pending]
+        yield data[:cut]
+    if pending:
+        yield pending
 
 
 def _array_items(first: bytes, chunks: Iterator[bytes], where: _Where, path: Path) -> Iterator[object]:
@@ -351,8 +353,23 @@ def iter_records(
     on_error: str = "fail",
     report: StageReport | None = None,
     fields: type | None = None,
+    batches: bool = False,
 ) -> Iterator:
-    """Decoded submission objects of one dump file, streamed.
+    """Decoded submission objects of one dump file, streamed (see `iter_record_batches`): one at
+    a time, or with `batches=True` in lists as `iter_record_batches` gives them."""
+    runs = iter_record_batches(path, on_error=on_error, report=report, fields=fields)
+    return runs if batches else chain.from_iterable(runs)
+
+
+def iter_record_batches(
+    path: str | os.PathLike,
+    *,
+    on_error: str = "fail",
+    report: StageReport | None = None,
+    fields: type | None = None,
+) -> Iterator[list]:
+    """Decoded submission objects of one dump file, streamed as lists (one per decompressed chunk,
+    a thousand records or so), in file order.
 
     Malformed lines are counted in `report` (`malformed_json`, `not_an_object`) and skipped; a
     damaged compressed stream raises `InputError` or, with `on_error="skip"`, is counted as one
@@ -363,11 +380,11 @@ def iter_records(
     a record or a counted drop.
 
     `fields`: a `msgspec.Struct` type naming the fields wanted (`links.RecordFields`). NDJSON lines
-    are then decoded straight into it (typed, only those fields, no dict), about 4x faster than
-    `json.loads`. A line it refuses (a field of an unexpected type, not an object, not JSON) is
-    decoded again with `json.loads` and handed out as a dict, or counted as malformed exactly as
-    without `fields`: the typed path changes the speed, never which records come out. JSON-array
-    files always give dicts.
+    are then decoded straight into it (typed, only those fields, no dict; see `_typed_runs`), a
+    whole run of lines in one call when the run is plain. A line the typed decoder refuses (a field
+    of an unexpected type, not an object, not JSON) is decoded again with `json.loads` and handed
+    out as a dict, or counted as malformed exactly as without `fields`: the typed path changes the
+    speed, never which records come out. JSON-array files always give dicts.
     """
     if on_error not in ON_ERROR:
         raise ConfigError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
@@ -395,24 +412,32 @@ def iter_records(
                 return
             if first.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
                 where.unit = "array elements"
-                items = _array_items(first, chunks, where, path)
-                for value in items:
+                batch: list = []
+                for value in _array_items(first, chunks, where, path):
                     if isinstance(value, dict):
-                        yield value
+                        batch.append(value)
+                        if len(batch) >= 1024:
+                            yield batch
+                            batch = []
                     else:
                         _bad(report, "not_an_object", path, where.items, "array element")
+                if batch:
+                    yield batch
                 return
             if fields is not None:
-                yield from _typed_records(_prepend(first, chunks), fields, where, path, report)
+                yield from _typed_runs(_prepend(first, chunks), fields, where, path, report)
                 return
             for run in _line_runs(_prepend(first, chunks)):
+                batch = []
                 for line in run:
                     where.items += 1
                     if not line.strip(" \t\r\n" if isinstance(line, str) else b" \t\r\n"):  # JSON's whitespace
                         continue
                     value = _loads(line, where, path, report)
                     if value is not None:
-                        yield value
+                        batch.append(value)
+                if batch:
+                    yield batch
         except _Damaged as exc:
             position = where.describe()
             if on_error == "fail":
@@ -437,27 +462,88 @@ def _loads(line: str | bytes, where: _Where, path: Path, report: StageReport | N
     return None
 
 
-def _typed_records(chunks: Iterator[bytes], fields: type, where: _Where, path: Path, report: StageReport | None):
-    """NDJSON decoded into `fields` structs; a line msgspec refuses goes through `_loads` instead."""
+def _utf8(data: bytes) -> bool:
+    """Is `data` valid UTF-8? (msgspec checks the strings it builds, not those it skips.)"""
+    if data.isascii():
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _plain_lines(data: bytes) -> int:
+    """The number of lines in `data` if every one starts with `{` and ends with `}` (or `}` and a
+    CR), else 0. Vectorised: one pass of numpy over the bytes, then a look at each newline's
+    neighbours (`bytes.count` is a byte-at-a-time loop, several times slower)."""
+    import numpy as np
+
+    a = np.frombuffer(data, np.uint8)
+    n = len(a)
+    if n < 2 or a[0] != _OPEN or not (a[-1] == _CLOSE or (a[-1] == _CR and a[-2] == _CLOSE)):
+        return 0
+    nl = np.flatnonzero(a == _NL)
+    if len(nl):
+        before = a[nl - 1]  # nl >= 1: the data starts with `{`; nl + 1 < n: it ends with `}` or CR
+        if not (a[nl + 1] == _OPEN).all():
+            return 0
+        closed = before == _CLOSE
+        if not closed.all() and not (closed | ((before == _CR) & (a[nl - 2] == _CLOSE))).all():
+            return 0
+    return len(nl) + 1
+
+
+_OPEN, _CLOSE, _CR, _NL = b"{}\r\n"
+
+
+def _typed_runs(chunks: Iterator[bytes], fields: type, where: _Where, path: Path, report: StageReport | None):
+    """NDJSON decoded into `fields` structs, one list per run of lines.
+
+    A plain run - every line one object from its first byte to its last (`{` ... `}`, or `}` CR in
+    a CRLF file; no blank lines), valid UTF-8 - is decoded in one call (`Decoder.decode_lines`, no
+    Python work per line). That call alone is laxer than reading line by line: it would also
+    accept one object spread over two lines, or two objects on one line. Neither can pass unseen:
+    in a run where
+    every line starts with `{` and ends with `}`, an object cannot continue past a line's end
+    (after a closing `}` inside an object JSON allows only `,`, `}` or `]`, never the next line's
+    `{`, and a string cannot hold a raw newline), so each line holds at least one object, and
+    `decode_lines` returning exactly one object per line means each line is exactly one object.
+    Any other run, or one the decoder refuses, is read line by line: a line the typed decoder
+    refuses goes through `_loads` (as the dict path reads it: a dict, or a counted drop).
+    """
     import msgspec
 
-    decode = msgspec.json.Decoder(fields).decode
+    decoder = msgspec.json.Decoder(fields)
+    decode, decode_lines = decoder.decode, decoder.decode_lines
     # DecodeError (not JSON), ValidationError (types), UnicodeDecodeError (bad UTF-8), deep nesting
     refused = (msgspec.MsgspecError, ValueError, RecursionError)
-    for run in _line_runs(chunks, as_bytes=True):
+    for data in _line_blocks(chunks):
         start = where.items
-        try:  # the whole run in one comprehension: no Python frame per record
-            records = [decode(line) for line in run if line]
-        except refused:  # some line is not a plain record: this run line by line
+        utf8 = _utf8(data)
+        n = _plain_lines(data) if utf8 else 0
+        records = None
+        if n:
+            try:
+                records = decode_lines(data)
+            except refused:
+                pass
+            else:
+                if len(records) != n:
+                    records = None
+        if records is None:  # some line is not a plain record: this run line by line
             records = []
-            for i, line in enumerate(run, start + 1):
+            for i, line in enumerate(data.split(b"\n"), start + 1):
                 if not line:
                     continue
                 try:
-                    records.append(decode(line))
-                    continue
+                    record = decode(line)
                 except refused:
                     pass
+                else:
+                    if utf8 or _utf8(line):  # (bad UTF-8 in a field the struct skips: malformed, below)
+                        records.append(record)
+                        continue
                 # As the text path reads it: UTF-8 (a bad byte makes the line malformed), blank skipped.
                 where.items = i
                 try:
@@ -469,8 +555,9 @@ def _typed_records(chunks: Iterator[bytes], fields: type, where: _Where, path: P
                     record = _loads(text, where, path, report)
                     if record is not None:
                         records.append(record)
-        where.items = start + len(run)
-        yield from records
+        where.items = start + (n or data.count(b"\n") + 1)
+        if records:
+            yield records
 
 
 def _unreadable(path: Path, why: str, on_error: str, report: StageReport | None) -> None:

@@ -21,13 +21,23 @@ import os
 import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import islice
 from pathlib import Path
 
 from webtext.errors import ConfigError, InputError
 from webtext.progress import Progress, log
 from webtext.reddit.dumps import ON_ERROR, iter_records, plan_dump_files
-from webtext.reddit.links import HarvestOptions, LinkAggregator, RecordFields, aggregate, classify, qualifies, write_links
+from webtext.reddit.links import (
+    HarvestOptions,
+    LinkAggregator,
+    LinksWriter,
+    RecordFields,
+    ROWS_PER_GROUP,
+    aggregate_values,
+    classify,
+    drop_early,
+    qualifies,
+)
 from webtext.report import SAMPLES_PER_REASON, StageReport
 
 STAGE = "harvest"
@@ -72,15 +82,20 @@ def _example(record) -> str:
 
 
 def harvest_records(
-    records: Iterable[dict],
+    records: Iterable,
     opts: HarvestOptions,
     out: str | os.PathLike,
     report: HarvestReport,
     *,
+    batched: bool = False,
     max_urls_in_memory: int = 200_000,
     progress_unit: str = "records",
 ) -> HarvestReport:
-    """The core shared by dumps and the live API: filter, aggregate, write, account."""
+    """The core shared by dumps and the live API: filter, aggregate, write, account.
+
+    `records`: decoded records (dicts or `RecordFields`), or with `batched=True` lists of them
+    (`dumps.iter_records(..., batches=True)`): the first checks then run a list at a time."""
+    batches = records if batched else _batched(records)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for stale in (*out.glob(".harvest-spill-*"), *out.glob(".links.tmp-*"), *out.glob(".links.old-*")):
@@ -92,46 +107,68 @@ def harvest_records(
         # of each reason are kept as examples. (The hot loop does no more than it must.)
         dropped: dict[str, int] = {}
         examples: dict[str, list[str]] = {}
-        i = 0
+        add = agg.add
         with Progress(STAGE, unit=progress_unit) as progress:
-            for i, record in enumerate(records, 1):
-                sub, reason = classify(record, opts)
-                if sub is None:
-                    n = dropped.get(reason, 0)
-                    dropped[reason] = n + 1
-                    if n < SAMPLES_PER_REASON:
-                        examples.setdefault(reason, []).append(_example(record))
-                else:
-                    agg.add(sub)
-                if not i & 1023:  # the ticker reads the clock: not once per record
-                    progress.update(1024, links=len(agg.table))
-            progress.update(i - progress.count)
+            for batch in batches:
+                # The date cap and the karma bar take most records out, a batch at a time.
+                rest, after_until, low_karma = drop_early(batch, opts)
+                if (after_until and len(examples.get("after_until", ())) < SAMPLES_PER_REASON) or (
+                    low_karma and len(examples.get("low_karma", ())) < SAMPLES_PER_REASON
+                ):  # examples still wanted: this batch one record at a time, so they are the first in order
+                    rest, after_until, low_karma = batch, 0, 0
+                if after_until:
+                    dropped["after_until"] = dropped.get("after_until", 0) + after_until
+                if low_karma:
+                    dropped["low_karma"] = dropped.get("low_karma", 0) + low_karma
+                for record in rest:
+                    sub, reason = classify(record, opts)
+                    if sub is None:
+                        n = dropped.get(reason, 0)
+                        dropped[reason] = n + 1
+                        if n < SAMPLES_PER_REASON:
+                            examples.setdefault(reason, []).append(_example(record))
+                    else:
+                        add(sub)
+                progress.update(len(batch), links=len(agg.table))
         for reason, n in dropped.items():
-            report.drop(reason, n=n - len(examples[reason]))
-            for example in examples[reason]:
+            report.drop(reason, n=n - len(examples.get(reason, ())))
+            for example in examples.get(reason, ()):
                 report.drop(reason, example=example)
         if agg.runs:
             log(STAGE, f"merging {len(agg.runs) + 1} sorted runs spilled to disk")
 
-        def rows() -> Iterator[dict]:
+        # One row per URL, in URL order, handed to the writer as value tuples (no dict per row).
+        kept = links = 0
+        rows: list[tuple] = []
+        with LinksWriter(out / "links") as writer:
             for url, entries in agg.groups():
-                row, repeats = aggregate(url, entries)
+                row, repeats = aggregate_values(url, entries)
                 if repeats:
                     report.drop("duplicate_submission", example=url, n=repeats)
                 if qualifies(row, opts):
-                    report.keep(row["n_submissions"])
-                    report.links += 1
-                    yield row
+                    kept += row[7]
+                    links += 1
+                    rows.append(row)
+                    if len(rows) >= ROWS_PER_GROUP:
+                        writer.extend_rows(rows)
+                        rows = []
                 else:
-                    report.drop("low_karma", example=url, n=row["n_submissions"])
-
-        write_links(rows(), out / "links")
+                    report.drop("low_karma", example=url, n=row[7])
+            writer.extend_rows(rows)
+        report.keep(kept)
+        report.links += links
     finally:
         shutil.rmtree(spill, ignore_errors=True)
     report.check()
     report.write(out / "report.json")
     log(STAGE, f"read {report.read:,}, kept {report.kept:,} submissions -> {report.links:,} links in {out / 'links'}")
     return report
+
+
+def _batched(records: Iterable, size: int = 1024) -> Iterator[list]:
+    it = iter(records)
+    while batch := list(islice(it, size)):
+        yield batch
 
 
 def _fingerprint(files: list[Path]) -> list:
@@ -197,10 +234,9 @@ def harvest(
         inputs=inputs,
     )
 
-    def files() -> Iterator[Iterator]:
+    def batches() -> Iterator[list]:
         for f in plan.selected:
             log(STAGE, f"reading {f}")
-            yield iter_records(f, on_error=on_error, report=report, fields=RecordFields)
+            yield from iter_records(f, on_error=on_error, report=report, fields=RecordFields, batches=True)
 
-    # chain: the records of one file after another, without a generator frame per record
-    return harvest_records(chain.from_iterable(files()), opts, out, report, max_urls_in_memory=max_urls_in_memory)
+    return harvest_records(batches(), opts, out, report, batched=True, max_urls_in_memory=max_urls_in_memory)

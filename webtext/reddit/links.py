@@ -65,8 +65,10 @@ import json
 import os
 import re
 import shutil
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import groupby
 from pathlib import Path
 from typing import NamedTuple
@@ -145,6 +147,20 @@ def _domain_of_normalised(url: str) -> str:
 
 def _matches(suffixes: list[str], domains: frozenset) -> bool:
     return not domains.isdisjoint(suffixes)
+
+
+@lru_cache(maxsize=1 << 16)
+def _host_listed(host: str) -> str:
+    """Which host list `host` is on, as the reason it gives: `reddit_link`, `wikipedia` or
+    `blocked_domain` (in that order), or "". Cached: a dump names the same hosts over and over."""
+    suffixes = _suffixes(host)
+    if _matches(suffixes, _REDDIT):
+        return "reddit_link"
+    if _matches(suffixes, _WIKIPEDIA):
+        return "wikipedia"
+    if _matches(suffixes, _BLOCKED):
+        return "blocked_domain"
+    return ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,6 +300,14 @@ def blocked_extension(url: str) -> bool:
 
 def _blocked_extension_normalised(url: str) -> bool:
     """`blocked_extension` for a URL from `normalize_url` (no fragment; the path is after the host)."""
+    end = url.find("?")
+    if end < 0:
+        end = len(url)
+    dot = url.rfind(".", 0, end)
+    if dot < url.rfind("/", 0, end):  # no dot in the last segment of the path: no extension
+        return False
+    if url.find("%", 0, end) < 0:  # nothing escaped: the extension is what follows the dot
+        return url[dot + 1 : end].lower() in BLOCKED_EXTENSIONS
     parts = url.split("/", 3)
     path = parts[3].partition("?")[0] if len(parts) > 3 else ""
     if "." not in path:
@@ -332,19 +356,55 @@ def classify(record, opts: HarvestOptions) -> tuple[Submission | None, str | Non
     except ValueError:
         return None, "bad_url"
     host = _host_of_normalised(url)
-    suffixes = _suffixes(host)
-    if _matches(suffixes, _REDDIT):
-        return None, "reddit_link"
-    if _matches(suffixes, _WIKIPEDIA):
-        return None, "wikipedia"
+    listed = _host_listed(host)
+    if listed == "reddit_link" or listed == "wikipedia":
+        return None, listed
     if _blocked_extension_normalised(url):
         return None, "blocked_extension"
-    if _matches(suffixes, _BLOCKED):
-        return None, "blocked_domain"
+    if listed:
+        return None, listed
     subreddit = r.subreddit
     subreddit = subreddit if isinstance(subreddit, str) else str(subreddit or "")
     domain = host[4:] if host.startswith("www.") else host  # as webtext.urls.domain_of
     return Submission(str(rid), url, domain, subreddit, created, score), None
+
+
+def drop_early(batch: list, opts: HarvestOptions) -> tuple[list, int, int]:
+    """`classify`'s first checks on a whole batch at once: `(rest, after_until, low_karma)`.
+
+    Most records of a dump fall at the date cap or the karma bar, and almost all of them are plain
+    (decoded into `RecordFields` with an int `created_utc` and `score`, a string `url`, a
+    non-empty `id`). This takes those out in two comprehensions, with no call per record, and
+    counts them; everything else (dicts, other types, records past both checks) is in `rest`, in
+    batch order, for `classify`. A record is taken out only where `classify` would answer the same
+    reason: the checks before `after_until` (`missing_field`, `bad_field`) cannot fire on a plain
+    record. `low_karma` is taken out only under the `max` rule.
+    """
+    cap, bar, fields = opts.cap_utc, opts.min_karma, RecordFields
+    live = [
+        r
+        for r in batch
+        if type(r) is not fields
+        or type(c := r.created_utc) is not int
+        or c < cap
+        or type(r.score) is not int
+        or type(r.url) is not str
+        or not r.id
+    ]
+    if opts.karma_rule != "max":
+        return live, len(batch) - len(live), 0
+    # Taken out here: plain, score below the bar and (being in `live`) created before the cap.
+    rest = [
+        r
+        for r in live
+        if type(r) is not fields
+        or type(s := r.score) is not int
+        or s >= bar
+        or type(r.created_utc) is not int
+        or type(r.url) is not str
+        or not r.id
+    ]
+    return rest, len(batch) - len(live), len(live) - len(rest)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,21 +419,20 @@ def _entry(sub: Submission) -> Entry:
     return (sub.id, sub.created_utc, sub.score, sub.subreddit)
 
 
+LINK_COLUMNS = ("url", "domain", "subreddits", "reddit_ids", "first_created_utc", "score", "score_sum", "n_submissions")
+
+
 def aggregate(url: str, entries: Iterable[Entry]) -> tuple[dict, int]:
     """One links row from a (normalised) URL's entries, and how many entries repeated an id already seen."""
+    values, repeats = aggregate_values(url, entries)
+    return dict(zip(LINK_COLUMNS, values)), repeats
+
+
+def aggregate_values(url: str, entries: Iterable[Entry]) -> tuple[tuple, int]:
+    """`aggregate` as a tuple of the row's values in `LINK_COLUMNS` order (no dict per row)."""
     if type(entries) is list and len(entries) == 1:  # most URLs are submitted once
         rid, created, score, subreddit = entries[0]
-        row = {
-            "url": url,
-            "domain": _domain_of_normalised(url),
-            "subreddits": [subreddit] if subreddit else [],
-            "reddit_ids": [rid],
-            "first_created_utc": created,
-            "score": score,
-            "score_sum": score,
-            "n_submissions": 1,
-        }
-        return row, 0
+        return (url, _domain_of_normalised(url), [subreddit] if subreddit else [], [rid], created, score, score, 1), 0
     by_id: dict[str, list] = {}
     n = 0
     for rid, created, score, subreddit in entries:
@@ -385,16 +444,16 @@ def aggregate(url: str, entries: Iterable[Entry]) -> tuple[dict, int]:
             seen[0] = min(seen[0], created)
             seen[1] = max(seen[1], score)
     subs = sorted(by_id.items(), key=lambda kv: (kv[1][0], kv[0]))
-    row = {
-        "url": url,
-        "domain": _domain_of_normalised(url),
-        "subreddits": sorted({s for _, (_, _, s) in subs if s}),
-        "reddit_ids": [rid for rid, _ in subs],
-        "first_created_utc": subs[0][1][0],
-        "score": max(v[1] for _, v in subs),
-        "score_sum": sum(v[1] for _, v in subs),
-        "n_submissions": len(subs),
-    }
+    row = (
+        url,
+        _domain_of_normalised(url),
+        sorted({s for _, (_, _, s) in subs if s}),
+        [rid for rid, _ in subs],
+        subs[0][1][0],
+        max(v[1] for _, v in subs),
+        sum(v[1] for _, v in subs),
+        len(subs),
+    )
     return row, n - len(subs)
 
 
@@ -405,9 +464,13 @@ def link_row(url: str, subs: list[Submission]) -> dict:
     return aggregate(url, (_entry(s) for s in subs))[0]
 
 
-def qualifies(row: dict, opts: HarvestOptions) -> bool:
-    """The karma rule on an aggregated row: `max` looks at the best submission, `sum` at the total."""
-    value = row["score"] if opts.karma_rule == "max" else row["score_sum"]
+def qualifies(row: dict | tuple, opts: HarvestOptions) -> bool:
+    """The karma rule on an aggregated row (a dict, or `aggregate_values`' tuple): `max` looks at
+    the best submission, `sum` at the total."""
+    if type(row) is tuple:
+        value = row[5] if opts.karma_rule == "max" else row[6]
+    else:
+        value = row["score"] if opts.karma_rule == "max" else row["score_sum"]
     return value >= opts.min_karma
 
 
@@ -489,7 +552,7 @@ class LinkAggregator:
 # ---------------------------------------------------------------------------------------------
 
 ROWS_PER_FILE = 1_000_000
-_BATCH = 20_000  # rows per Parquet row group; also the most rows held before writing
+ROWS_PER_GROUP = 20_000  # rows per Parquet row group; also the most rows held before writing
 
 
 def links_schema():
@@ -521,58 +584,169 @@ def write_links(rows: Iterable[dict], out_dir: str | os.PathLike, *, rows_per_fi
     as a whole: a reader sees the old set of files or the new one, never a mix. An empty input
     still writes one (empty) file, so the schema is always there.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    from webtext.shards import epoch_to_unit
-
-    schema = links_schema()
-    names = schema.names
-    names_written: list[str] = []
-    writer = None
-    in_file = 0
-    batch: list[dict] = []
-
-    def flush() -> None:
-        nonlocal writer
-        if writer is None:
-            name = f"links-{len(names_written):05d}.parquet"
-            names_written.append(name)
-            writer = pq.ParquetWriter(tmp / name, schema, compression="zstd")
-        columns = {n: [r[n] for r in batch] for n in names}
-        columns["first_created_utc"] = epoch_to_unit(columns["first_created_utc"], "ms")
-        writer.write_table(pa.Table.from_pydict(columns, schema=schema))
-        batch.clear()
-
-    try:
+    with LinksWriter(out_dir, rows_per_file=rows_per_file) as writer:
+        batch: list[dict] = []
         for row in rows:
             batch.append(row)
-            in_file += 1
-            if len(batch) >= _BATCH or in_file >= rows_per_file:
-                flush()
-            if in_file >= rows_per_file:
-                writer.close()
-                writer, in_file = None, 0
-        if batch or not names_written:
-            flush()
-        if writer is not None:
-            writer.close()
-    except BaseException:
-        if writer is not None:
-            writer.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-    if out_dir.exists():
-        os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
-    return [out_dir / n for n in names_written]
+            if len(batch) >= ROWS_PER_GROUP:
+                writer.extend({n: [r[n] for r in batch] for n in LINK_COLUMNS})
+                batch = []
+        if batch:
+            writer.extend({n: [r[n] for r in batch] for n in LINK_COLUMNS})
+    return writer.files
+
+
+class LinksWriter:
+    """`write_links` for rows that come as columns: `extend({name: [values], ...})`, in order.
+
+    Row groups and files are cut exactly where `write_links` cuts them (every `ROWS_PER_GROUP`
+    rows, and at `rows_per_file`), so the same rows give the same bytes however they come in. Used as
+    a context manager: on a clean exit the folder replaces `out_dir` (`files` names what it holds);
+    on an error nothing replaces it.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, *, rows_per_file: int = ROWS_PER_FILE):
+        self.out_dir = Path(out_dir)
+        self.rows_per_file = rows_per_file
+        self.schema = links_schema()
+        self.files: list[Path] = []
+        self._tmp = self.out_dir.with_name(f".{self.out_dir.name}.tmp-{os.getpid()}")
+        self._names: list[str] = []
+        self._writer = None
+        self._in_file = 0
+        self._buffer: dict[str, list] = {n: [] for n in self.schema.names}
+        self._buffered = 0
+
+    def __enter__(self) -> "LinksWriter":
+        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self._tmp, ignore_errors=True)
+        self._tmp.mkdir()
+        return self
+
+    def extend_rows(self, rows: list[tuple]) -> None:
+        """Rows as tuples of their values in `LINK_COLUMNS` order."""
+        if rows:
+            self.extend(dict(zip(LINK_COLUMNS, zip(*rows))))
+
+    def extend(self, columns: dict[str, list]) -> None:
+        """Rows as columns: `{name: values}` for each name in `LINK_COLUMNS`, all of one length."""
+        k = len(columns["url"])
+        i = 0
+        while i < k:
+            take = min(ROWS_PER_GROUP - self._buffered, self.rows_per_file - self._in_file, k - i)
+            for name, values in columns.items():
+                self._buffer[name] += values[i : i + take]
+            i += take
+            self._buffered += take
+            self._in_file += take
+            if self._buffered >= ROWS_PER_GROUP or self._in_file >= self.rows_per_file:
+                self._flush()
+            if self._in_file >= self.rows_per_file:
+                self._writer.close()
+                self._writer, self._in_file = None, 0
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            name = f"links-{len(self._names):05d}.parquet"
+            self._names.append(name)
+            self._writer = pq.ParquetWriter(self._tmp / name, self.schema, compression="zstd")
+        arrays = [_arrow_column(self._buffer[f.name], f.type) for f in self.schema]
+        self._writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
+        self._buffer = {n: [] for n in self.schema.names}
+        self._buffered = 0
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            try:
+                if self._buffered or not self._names:  # an empty table still gets its file
+                    self._flush()
+            except BaseException:
+                self._abort()
+                raise
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if exc_type is not None:
+            self._abort()
+            return
+        old = self.out_dir.with_name(f".{self.out_dir.name}.old-{os.getpid()}")
+        if self.out_dir.exists():
+            os.replace(self.out_dir, old)
+        os.replace(self._tmp, self.out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+        self.files = [self.out_dir / n for n in self._names]
+
+    def _abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+_TIME_SCALE = {"s": 1, "ms": 1000, "us": 10**6, "ns": 10**9}
+
+
+def _arrow_column(values: list, typ):
+    """A Python list as an Arrow array of `typ`, built from its buffers where the values are the
+    plain kind the links table holds (str, lists of str, int; times as int epoch seconds).
+
+    Why not `pa.array`: its first call imports pandas (to ask whether the input is a pandas
+    object), ~0.3 CPU-s, a tenth of a harvest of a million records. Anything else (None, floats,
+    datetimes, out of range) goes through `pa.array`, which checks and converts it as before.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    n = len(values)
+    try:
+        if pa.types.is_string(typ):
+            return _strings(values)
+        if pa.types.is_list(typ) and pa.types.is_string(typ.value_type):
+            offsets = np.zeros(n + 1, np.int32)
+            np.cumsum(np.fromiter(map(len, values), np.int64, n), out=offsets[1:])
+            child = _strings([v for vs in values for v in vs])
+            return pa.Array.from_buffers(typ, n, [None, pa.py_buffer(offsets)], children=[child])
+        if pa.types.is_integer(typ) or pa.types.is_timestamp(typ):
+            ints = np.array(values, dtype=object if not n else None)
+            if n and ints.dtype == np.int64:
+                if pa.types.is_timestamp(typ):  # epoch seconds in memory, `typ.unit` on disk
+                    scale, width = _TIME_SCALE[typ.unit], np.int64
+                else:
+                    scale, width = 1, np.dtype(f"int{typ.bit_width}")
+                limit = np.iinfo(width).max // scale
+                if -limit <= ints.min() and ints.max() <= limit:
+                    return pa.Array.from_buffers(typ, n, [None, pa.py_buffer((ints * scale).astype(width))])
+    except (TypeError, ValueError, OverflowError):
+        pass
+    from webtext.shards import epoch_to_unit
+
+    if pa.types.is_timestamp(typ):
+        values = epoch_to_unit(values, typ.unit)
+    return pa.array(values, type=typ)
+
+
+def _strings(values: list[str]):
+    """A string array from its two buffers: the UTF-8 bytes end to end, and where each one ends."""
+    import numpy as np
+    import pyarrow as pa
+
+    n = len(values)
+    joined = "".join(values)  # TypeError for anything but str: the caller falls back
+    if joined.isascii():
+        data = joined.encode("ascii")
+        lengths = np.fromiter(map(len, values), np.int64, n)
+    else:
+        encoded = [v.encode("utf-8") for v in values]
+        data = b"".join(encoded)
+        lengths = np.fromiter(map(len, encoded), np.int64, n)
+    if len(data) >= 2**31:
+        raise OverflowError("more than 2 GiB of strings in one row group")
+    offsets = np.zeros(n + 1, np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 def read_links(path_or_dir: str | os.PathLike) -> list[dict]:
