@@ -104,7 +104,8 @@ def split(tagged, label: str, tags) -> dict:
 
 
 class LibraryStep(beam.DoFn):
-    """Apply `fn(element) -> (out, None) | (None, reason)`; count; route drops and failures.
+    """Apply `fn(element) -> (out, None) | (None, reason) | (None, reason, detail)`; count; route
+    drops (with `detail`, a small dict, when given) and failures.
 
     `read`/`kept` are counted here when the step is where elements enter/leave the stage
     (`counts_read`, `counts_kept`). An exception is a dead letter (counted as `drop.dead_letter`),
@@ -121,7 +122,7 @@ class LibraryStep(beam.DoFn):
         if self.counts_read:
             self.counts.read()
         try:
-            out, reason = self.fn(element)
+            out, reason, *detail = self.fn(element)
         except ConfigError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure is kept, with its traceback
@@ -130,7 +131,7 @@ class LibraryStep(beam.DoFn):
             return
         if out is None:
             self.counts.drop(reason)
-            yield DROPPED, drop_row(self.stage, reason, self.key_fn(element))
+            yield DROPPED, drop_row(self.stage, reason, self.key_fn(element), detail[0] if detail else None)
             return
         if self.counts_kept:
             self.counts.kept()
@@ -433,8 +434,9 @@ def _clean(opts, doc: dict, decontaminate: tuple | None = None):
     out, reason = clean_document(doc, opts)
     if out is not None and decontaminate:  # (path, key, threshold) of the evaluation n-grams
         path, key, threshold = decontaminate
-        if _eval_ngrams(path, key).contaminated(out.get("text"), threshold):
-            return None, "contaminated"
+        shared = _eval_ngrams(path, key).contaminated(out.get("text"), threshold)
+        if shared:
+            return None, "contaminated", {"shared_ngrams": shared}
     return out, reason
 
 

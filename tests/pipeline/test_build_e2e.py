@@ -283,13 +283,23 @@ def test_ctrl_c_stops_with_one_line_and_exit_130(build, tmp_path):
     assert not leftover.exists() and (out / "dead_letter" / "my-notes.txt").read_text() == "not the build's"
 
 
-def _ngrams(text: str, n: int = 8) -> set[tuple[str, ...]]:
-    """The paper's n-grams, written out here independently of webtext.checks: lower-cased
-    alphanumeric words, n in a row."""
+def _words(text: str) -> list[str]:
+    """The paper's normalisation, written out here independently of webtext.checks: lower-cased
+    alphanumeric words."""
     import re
 
-    words = re.findall(r"[^\W_]+", text.lower())
+    return re.findall(r"[^\W_]+", text.lower())
+
+
+def _ngrams(text: str, n: int = 8) -> set[tuple[str, ...]]:
+    words = _words(text)
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def _occurrences(text: str, grams: set | None, n: int = 8) -> int:
+    """The n-gram occurrences of `text` that are in `grams` (None: all of them)."""
+    words = _words(text)
+    return sum(1 for i in range(len(words) - n + 1) if grams is None or tuple(words[i : i + n]) in grams)
 
 
 def test_decontaminate_drops_exactly_the_planted_documents(build, docs, manifest, tmp_path):
@@ -327,7 +337,13 @@ def test_decontaminate_drops_exactly_the_planted_documents(build, docs, manifest
     new = json.loads((out / "manifest.json").read_text())
     stages, before = {s["stage"]: s for s in new["stages"]}, {s["stage"]: s for s in manifest["stages"]}
     urls = sorted(d["url"] for d in planted)
-    assert stages["clean"]["dropped"]["contaminated"] == 2 and stages["clean"]["samples"]["contaminated"] == urls
+    assert stages["clean"]["dropped"]["contaminated"] == 2
+    # each with the n-gram occurrences it shares, counted here: at least the passage's, and all of the whole text's
+    evalgrams = _ngrams(passage) | _ngrams(planted[1]["text"])
+    shared = {d["url"]: _occurrences(d["text"], evalgrams) for d in planted}
+    assert shared[planted[0]["url"]] >= len(_words(passage)) - 7 > 0
+    assert shared[planted[1]["url"]] == _occurrences(planted[1]["text"], None)
+    assert stages["clean"]["samples"]["contaminated"] == [{"key": u, "shared_ngrams": shared[u]} for u in urls]
     assert new["drop_reasons"]["clean"] == {**manifest["drop_reasons"]["clean"], "contaminated": 2}
     assert {k: v for k, v in new["drop_reasons"].items() if k != "clean"} == \
         {k: v for k, v in manifest["drop_reasons"].items() if k != "clean"}
