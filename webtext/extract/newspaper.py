@@ -189,8 +189,26 @@ def _patch_parsers() -> None:
             return True
         return total < 50 and len(links) > 2 and proportion > 50
 
+    xpath_get_tags_regex = parsers.get_tags_regex
+    patterns: dict = {}
+
+    def get_tags_regex(node, tag=None, attribs=None):
+        # newspaper's XPath `.//tag[re:test(@k, 'v', 'i') and ...]` calls back into Python for
+        # every element; the same test (lxml's EXSLT `re:test`: `re.search` with UNICODE and
+        # IGNORECASE on the attribute's value, "" when it is absent), in document order
+        if not attribs:
+            return xpath_get_tags_regex(node, tag=tag, attribs=attribs)
+        tests = []
+        for k, v in attribs.items():
+            if v not in patterns:
+                patterns[v] = re.compile(v, re.UNICODE | re.IGNORECASE)
+            tests.append((k, patterns[v]))
+        return [el for el in node.iterdescendants(tag or lxml.etree.Element)
+                if all(rx.search(el.get(k) or "") for k, rx in tests)]
+
     parsers.get_text = get_text
     parsers.is_highlink_density = is_highlink_density
+    parsers.get_tags_regex = get_tags_regex
     _PARSERS_PATCHED = True
 
 
@@ -267,13 +285,42 @@ def _body_class():
     return _BODY_CLASS
 
 
+_CONFIGS: dict = {}
+
+
+def _config(language: str):
+    """One `make_config(language)` per language, shared: extraction only reads a config."""
+    if language not in _CONFIGS:
+        _CONFIGS[language] = make_config(language)
+    return _CONFIGS[language]
+
+
+_FORMATTER_CLASS = None
+
+
+def _formatter_class():
+    """newspaper's OutputFormatter without the cleaned article HTML, which webtext does not use
+    (newspaper cleans a deep copy for it, so the text is the same)."""
+    global _FORMATTER_CLASS
+    if _FORMATTER_CLASS is None:
+        _import()
+        from newspaper.outputformatters import OutputFormatter
+
+        class _TextOnly(OutputFormatter):
+            def _create_clean_html(self, top_node):
+                return ""
+
+        _FORMATTER_CLASS = _TextOnly
+    return _FORMATTER_CLASS
+
+
 def page_language(doc) -> str | None:
     """The page's declared language (`<html lang>`, `<meta>`), ISO 639-1, as Newspaper reads it."""
     _import()
     from newspaper.extractors.metadata_extractor import MetadataExtractor
 
     try:
-        return MetadataExtractor(make_config())._get_meta_language(doc)
+        return MetadataExtractor(_config(None))._get_meta_language(doc)
     except Exception:
         return None
 
@@ -285,25 +332,24 @@ def extract_tree(doc, url: str = "") -> NewspaperResult:
     from newspaper.cleaners import DocumentCleaner
     from newspaper.extractors.title_extractor import TitleExtractor
     from newspaper.languages import get_available_languages
-    from newspaper.outputformatters import OutputFormatter
 
     declared = page_language(doc)
     language = declared if declared in get_available_languages() else "en"
     fallback = False
-    config = make_config(language)
+    config = _config(language)
     try:
         body = _body_class()(config)
         body.parse(doc)
     except (ImportError, LookupError, OSError):
         # the language needs a tokenizer that is not installed, or nltk data: English stopwords
-        config, fallback = make_config("en"), True
+        config, fallback = _config("en"), True
         body = _body_class()(config)
         body.parse(doc)
     title = TitleExtractor(config).parse(doc) or ""
     text = ""
     if body.top_node is not None:
         top = DocumentCleaner(config).clean(body.top_node_complemented)
-        text, _ = OutputFormatter(config).get_formatted(top, title)
+        text = _formatter_class()(config).get_formatted(top, title)[0]
     return NewspaperResult((text or "").strip(), title.strip(), config.language or "", fallback)
 
 
