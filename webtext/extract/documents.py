@@ -122,6 +122,21 @@ def to_text(html: bytes | str, content_type: str | None = None) -> str:
     return decode_html(raw, content_type)[0]
 
 
+_TOO_DEEP = None
+
+
+def _too_deep(root) -> bool:
+    """Is any node (element, comment, processing instruction) at depth `MAX_DEPTH` or deeper,
+    the root being at depth 1? One XPath in C: a non-text child of an element at depth
+    `MAX_DEPTH - 1`."""
+    global _TOO_DEEP
+    if _TOO_DEEP is None:
+        import lxml.etree
+
+        _TOO_DEEP = lxml.etree.XPath("boolean(/" + "/".join(["*"] * (MAX_DEPTH - 1)) + "/node()[not(self::text())])")
+    return bool(_TOO_DEEP(root))
+
+
 def check_tree(text: str):
     """Parse once with lxml (page.parse_html) and return the tree; unparseable or too deeply
     nested pages raise ExtractionFailed."""
@@ -133,14 +148,8 @@ def check_tree(text: str):
         root = parse_html(text)
     except (lxml.etree.ParserError, ValueError) as exc:
         raise ExtractionFailed("unparseable_html", str(exc)[:200]) from None
-    depth, stack = 0, [(root, 1)]
-    while stack:
-        node, d = stack.pop()
-        if d > depth:
-            depth = d
-            if depth >= MAX_DEPTH:
-                raise ExtractionFailed("html_too_deep", f"depth >= {MAX_DEPTH}")
-        stack.extend((child, d + 1) for child in node)
+    if _too_deep(root):
+        raise ExtractionFailed("html_too_deep", f"depth >= {MAX_DEPTH}")
     return root
 
 
@@ -230,7 +239,7 @@ def extract_html(
         with _time_limit(timeout):
             root = check_tree(text)
             declared = prepare(root)
-            if visible_words(root) < MIN_VISIBLE_WORDS and not declared.article_bodies and not declared.hidden_markup:
+            if visible_words(root, MIN_VISIBLE_WORDS) < MIN_VISIBLE_WORDS and not declared.article_bodies and not declared.hidden_markup:
                 raise ExtractionFailed("no_text", "no visible text")
             result, paper = _extract_tree(root, url)
             out_text, source = result.text, result.source

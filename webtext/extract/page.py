@@ -35,6 +35,9 @@ _TEMPLATE_TYPES = {"text/template", "text/x-template", "text/html", "text/x-hand
 _DROP_TAGS = ("script", "style", "template", "noscript", "button", "select", "textarea", "input", "svg", "iframe", "object")
 
 
+_MAYBE_HIDDEN = None  # set on first use: XPath of the body's descendants that have a hiding attribute
+
+
 @dataclass
 class Declared:
     """What the page declares as its article, beside its visible markup."""
@@ -108,6 +111,11 @@ def _is_hidden(el) -> bool:
 
 def prepare(root) -> Declared:
     """Harvest the declared article, then remove unseen elements from `root` (in place)."""
+    global _MAYBE_HIDDEN
+    if _MAYBE_HIDDEN is None:
+        import lxml.etree
+
+        _MAYBE_HIDDEN = lxml.etree.XPath(".//*[@hidden or @aria-hidden or @style or @class or @id]")
     declared = Declared()
     for el in root.iter("script", "noscript", "template"):
         if el.tag == "script":
@@ -132,7 +140,8 @@ def prepare(root) -> Declared:
     doomed = [el for el in root.iter(*_DROP_TAGS)]
     body = root.find("body")
     if body is not None:
-        doomed.extend(el for el in body.iter() if isinstance(el.tag, str) and el.tag != "body" and _is_hidden(el))
+        # only an element with one of these attributes can be hidden (`_is_hidden`)
+        doomed.extend(el for el in _MAYBE_HIDDEN(body) if _is_hidden(el))
     for el in doomed:
         _drop(el)
     return declared
@@ -159,8 +168,14 @@ def to_html(root) -> str:
     return lxml.html.tostring(root, encoding="unicode")
 
 
-def visible_words(root) -> int:
-    """Words of text in the (cleaned) body: a page with almost none cannot be an article."""
+def visible_words(root, enough: int | None = None) -> int:
+    """Words of text in the (cleaned) body: a page with almost none cannot be an article.
+    With `enough`, counting stops once that many are found (the answer is then `>= enough`)."""
     body = root.find("body")
     node = body if body is not None else root
-    return sum(len(t.split()) for t in node.itertext())
+    words = 0
+    for t in node.itertext():
+        words += len(t.split())
+        if enough is not None and words >= enough:
+            break
+    return words

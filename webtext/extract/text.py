@@ -26,12 +26,11 @@ def shingles(text: str | None, n: int = SHINGLE_N) -> Counter:
 
 
 def shingles_of(tokens, n: int = SHINGLE_N) -> Counter:
-    out: Counter = Counter()
-    for i in range(max(1, len(tokens) - n + 1)):
-        shingle = tuple(tokens[i : i + n])
-        if shingle:
-            out[shingle] += 1
-    return out
+    tokens = list(tokens)
+    if len(tokens) < n:  # one shorter shingle, or none for no tokens
+        return Counter([tuple(tokens)]) if tokens else Counter()
+    # the n-token windows, in order: zip of the list shifted 0..n-1 places
+    return Counter(zip(*(tokens[i:] for i in range(n))))
 
 
 def squash_whitespace(text: str | None) -> str:
