@@ -436,7 +436,8 @@ class Watch:
             for pid in _tree(self.root):
                 _reset_hwm(pid)
             self.stage = stage
-            self.stats[stage] = {"t0": time.monotonic(), "cpu0": self.tree_cpu(), "launcher_kib": 0, "worker_kib": 0, "worker": ""}
+            self.stats[stage] = {"t0": time.monotonic(), "cpu0": self.tree_cpu(), "launcher_kib": 0, "worker_kib": 0, "worker": "",
+                                 "load": [os.getloadavg()[0]]}
 
     def end(self, stage: str, line: str) -> None:
         with self.lock:
@@ -459,6 +460,7 @@ class Watch:
         if self.stage is None:
             return
         s = self.stats[self.stage]
+        s.setdefault("load", []).append(os.getloadavg()[0])
         for pid in _tree(self.root):
             p = _proc(pid)
             if not p:
@@ -537,6 +539,9 @@ def run_build(work: Path, plan: Plan, workers: int) -> dict:
             "worker_peak_mib": round(s.get("worker_kib", 0) / 1024, 1),
             "worker": s.get("worker", ""),
             "bytes_written": stage_bytes(out, stage),
+            "reused": stage not in watch.stats,  # finished by an earlier run (--rerun-from): not measured
+            "load_avg_1min": [round(min(s["load"]), 1), round(sum(s["load"]) / len(s["load"]), 1), round(max(s["load"]), 1)]
+            if s.get("load") else None,  # min, mean, max of the 1-minute load average during the stage
         }
     return {"wall_s": round(total, 1), "documents": manifest["totals"]["documents"], "stages": stages, "cmd": " ".join(cmd)}
 
@@ -553,11 +558,14 @@ def print_result(n: int, plan: Plan, res: dict, workers: int, gen_s: float) -> N
     print(head)
     for stage, s in res["stages"].items():
         read = s["read"] or 0
+        if s.get("reused"):
+            print(f"{stage:<8} (finished by the earlier run and reused: not measured here)")
+            continue
         per_core = read / (s["wall_s"] * workers) if s["wall_s"] else 0.0
         per_cpu = read / s["cpu_s"] if s["cpu_s"] else 0.0
         print(f"{stage:<8} {s['wall_s']:>8,.1f} {s['cpu_s']:>8,.1f} {read:>8,} {s['kept'] or 0:>8,} {per_core:>11,.1f} "
               f"{per_cpu:>9,.1f} {s['launcher_peak_mib']:>12,.0f} {s['worker_peak_mib']:>10,.0f} "
-              f"{s['bytes_written'] / 2**20:>11,.1f}  {s['worker']}")
+              f"{s['bytes_written'] / 2**20:>11,.1f}  {s['worker']}; load {s.get('load_avg_1min')}")
     for stage, s in res["stages"].items():
         if s["dropped"]:
             print(f"  {stage} drops: {json.dumps(s['dropped'], sort_keys=True)}")
@@ -572,6 +580,9 @@ def main() -> int:
     ap.add_argument("--json", metavar="FILE", help="append each size's result to this JSON-lines file")
     ap.add_argument("--generate-only", action="store_true", help="write the inputs and stop (with --keep)")
     ap.add_argument("--reuse", action="store_true", help="with --keep: reuse the inputs a previous run generated there")
+    ap.add_argument("--rerun-from", choices=STAGES, metavar="STAGE",
+                    help="with --keep --reuse: keep the earlier build's output and rerun STAGE and the stages after it "
+                         "(their completion markers are removed; the earlier stages are reused, not measured)")
     args = ap.parse_args()
     sizes = args.pages or [10_000, 30_000, 100_000]
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; python {sys.version.split()[0]}")
@@ -583,7 +594,11 @@ def main() -> int:
             saved = work / "plan.json"
             if args.reuse and saved.is_file():  # the inputs of an earlier run of this size (same seed)
                 plan = Plan(**json.loads(saved.read_text()))
-                shutil.rmtree(work / "out", ignore_errors=True)
+                if args.rerun_from:  # the build reruns the stages whose marker is gone, reuses the others
+                    for stage in STAGES[STAGES.index(args.rerun_from):]:
+                        (work / "out" / "stages" / stage / "_SUCCESS.json").unlink(missing_ok=True)
+                else:
+                    shutil.rmtree(work / "out", ignore_errors=True)
                 (work / "stages.jsonl").unlink(missing_ok=True)
             else:
                 plan = generate(work, n)

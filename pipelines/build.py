@@ -214,10 +214,6 @@ def _stage_transform(config: BuildConfig, stage: str):
         from webtext.filters import CleanOptions
 
         return t.Clean(CleanOptions(**config.clean_options))
-    if stage == "dedup":
-        from webtext.dedup import DedupOptions
-
-        return t.Dedup(DedupOptions(**config.dedup_options))
     raise ValueError(stage)
 
 
@@ -275,6 +271,11 @@ def build_stage_pipeline(config: BuildConfig, stage: str, session_args: list[str
     if stage in ("extract", "clean"):  # per unit of work: read, process and write in one worker call
         step = t.extract_step() if stage == "extract" else t.clean_step(_clean_options(config), _decontamination(config))
         t.units(p, files, "Input") | "Process" >> beam.ParDo(t.UnitStage(out, stage, step, kind))
+        return p
+    if stage == "dedup":  # key records only through the shuffles; survivors re-read per unit of work
+        from webtext.dedup import DedupOptions
+
+        p | "Dedup" >> t.DedupFiles(files, out, DedupOptions(**config.dedup_options), parts)
         return p
     rows = t.read_rows(p, files, "Input")
     rows | stage.capitalize() >> _stage_transform(config, stage) | "Write" >> t.WriteOutputs(out, stage, kind, parts)
@@ -389,7 +390,8 @@ def _run_shards(config: BuildConfig, reports: dict[str, StageReport], session, w
     """Shards written by the workers (`transforms.Shards`), then the manifest and the card here.
 
     The shard count comes from the dedup files' footers (`webtext.row_bytes`); the launcher then
-    reads only the per-shard statistics the workers wrote (`stages/shards/shard-NNNNN.json`)."""
+    reads only the per-shard statistics the workers wrote (`stages/shards/shard-NNNNN.json`: the
+    manifest's figures and the card's), never a document's text."""
     import tempfile
 
     from webtext.card import write_card
@@ -435,24 +437,19 @@ def _run_shards(config: BuildConfig, reports: dict[str, StageReport], session, w
                       "with Beam metrics (namespace webtext.<stage>) where the runner has them",
         },
     }
+    # The card comes from the statistics each shard's worker wrote with it (`card`): no text is read here.
+    card_stats = [info.pop("card") for info in infos]
+    schema = store.parquet_file(store.join(out, infos[0]["file"])).schema_arrow if infos else None  # a footer
     with tempfile.TemporaryDirectory(prefix="webtext-manifest-", ignore_cleanup_errors=True) as staging:
         local = staging if config.is_remote else out
-        if config.is_remote:  # the card reads the shards with DuckDB: bring them next to it
-            os.makedirs(os.path.join(staging, "shards"))
-            for info in infos:
-                with open(os.path.join(staging, info["file"]), "wb") as fh:
-                    fh.write(store.read_bytes(store.join(out, info["file"])))
         manifest = write_manifest(local, config=manifest_config, reports=stage_reports, shards=infos)
-        write_card(local, manifest)
+        write_card(local, manifest, card_stats, schema)
         if config.is_remote:
             from pipelines.transforms import _upload_tree
-
-            import shutil
 
             manifest_file = os.path.join(local, "manifest.json")
             manifest_bytes = open(manifest_file, "rb").read()
             os.unlink(manifest_file)
-            shutil.rmtree(os.path.join(local, "shards"))
             _upload_tree(local, out)  # the card (this removes the staging folder's files)
             store.write_bytes(store.join(out, "manifest.json"), manifest_bytes)
     return report, {"shards": [i["file"] for i in infos], "shard_count": count, "manifest": manifest}

@@ -24,9 +24,9 @@ on Beam's Dask runner, which translates only Create, ParDo, GroupByKey and Flatt
   computes only the last transform's graph.
 
 Where data crosses a GroupByKey it is shuffled by the runner; on the local FnApiRunner that
-shuffle is held in the launching process's memory. The stages keep document texts out of their
-shuffles where they can: extract and clean are per-unit (no shuffle), the shards stage shuffles
-only file names (`Shards`); the dedup stage's exact/near groupings still carry the documents.
+shuffle is held in the launching process's memory. No shuffle carries a document's text: extract
+and clean are per-unit (no shuffle), dedup shuffles key records and row positions and re-reads the
+survivors per unit (`DedupFiles`), the shards stage shuffles only file names (`Shards`).
 
 | transform      | library calls                                                                 |
 |----------------|-------------------------------------------------------------------------------|
@@ -34,17 +34,17 @@ only file names (`Shards`); the dedup stage's exact/near groupings still carry t
 | `Fetch`        | GroupByKey(bucket of the domain), `fetch.fetch_urls` per batch (Scrapy in a subprocess) |
 | `Extract`      | `fetch.replay.read_response`, `extract.document_from_page`                     |
 | `Clean`        | `filters.clean_document`; with `--decontaminate`, `checks.overlap.EvalNgrams.contaminated` |
-| `Dedup`        | `dedup.exact.url_key`/`text_key` + GroupByKey, `dedup.minhash.signature`, `dedup.clusters` |
+| `DedupFiles`   | `dedup.exact.url_key`/`text_key`, `dedup.minhash.signature` per unit (`DocKeys`), `Dedup` over these key records (GroupByKeys, `dedup.clusters`), `WriteSurvivors` per unit |
 
 Near-duplicates, the distributed way (`NearDedup`): a MinHash signature per document; one
-`(band key, (doc id, signature))` pair per band (`clusters.band_pairs`); a GroupByKey per band key,
-and in each bucket `clusters.bucket_edges` keeps the pairs whose signatures agree on at least the
+`(band key, doc id)` pair per band (`clusters.band_pairs`); a GroupByKey per band key; the members
+of buckets of two or more joined with their signatures (CoGroupByKey on the id) and grouped again
+per bucket, where `clusters.bucket_edges` keeps the pairs whose signatures agree on at least the
 threshold; the distinct edges then go to ONE key where `clusters.connected_components` (union-find)
-runs over the edges only, never over the documents: documents without an edge never leave their
-workers. At WebText scale (8 M documents, a few per cent near-duplicated) that is a few hundred
-thousand edges, tens of MB on one worker. A CoGroupByKey brings each document its component root,
-a GroupByKey per root picks the survivor (`clusters.choose_survivor`) and drops the rest as
-`near_duplicate`. Same result as `dedup.dedup_documents` in memory (a test checks it).
+runs over the edges only, never over the documents. At WebText scale (8 M documents, a few per cent near-duplicated) that is a few hundred
+thousand edges, tens of MB on one worker. A CoGroupByKey brings each key record its component root,
+a GroupByKey per root picks the survivor (smallest `clusters.survivor_key`, then URL key) and drops
+the rest as `near_duplicate`. Same result as `dedup.dedup_documents` in memory (a test checks it).
 """
 
 from __future__ import annotations
@@ -460,17 +460,57 @@ class Clean(beam.PTransform):
 
 
 # ----------------------------------------------------------------------------------- dedup
+#
+# No dedup shuffle carries document text: each document becomes a key record (`doc_keys`: where
+# its row is, its URL key, text hash, survivor-rule fields and MinHash signature) in the worker
+# that reads its unit of work; the exact and near steps choose survivors from these records; the
+# survivors' positions are grouped per unit, and each unit is re-read from the clean stage's
+# Parquet and its surviving rows written there (`WriteSurvivors`).
 
 
-def _order_key(doc: dict) -> tuple:
+def doc_keys(doc: dict, opts, unit=None, row: int | None = None) -> dict:
+    """What dedup needs of one document, without its text: where it is (`unit` = (path, row group,
+    row groups in the file) of the clean stage's output, `row` = its index in the row group), its
+    id (`exact.url_key`), its text hash, the survivor rule's key (`clusters.survivor_key`), its
+    submitted URL (drop rows name it) and, for the near step, its MinHash signature."""
+    from webtext.dedup import clusters, exact, minhash
+
+    rec = {"unit": unit, "row": row, "id": exact.url_key(doc), "rank": clusters.survivor_key(doc), "url": doc.get("url")}
+    if opts.exact_text:
+        rec["text_key"] = exact.text_key(doc)
+    if opts.near:
+        rec["sig"] = minhash.signature(doc.get("text") or "", opts.num_perm, opts.seed, opts.ngram, opts.hash)
+    return rec
+
+
+def _order_key(rec: dict) -> tuple:
     """The in-memory dedup's visiting order: the survivor rule, then the URL key."""
-    from webtext.dedup import clusters, exact
+    return (rec["rank"], rec["id"])
 
-    return (clusters.survivor_key(doc), exact.url_key(doc))
+
+class DocKeys(beam.DoFn):
+    """One unit of work (a row group of the clean stage's output) -> one key record per document
+    (counted as `read` for the live display when `stage_dir` is given)."""
+
+    def __init__(self, opts, stage_dir: str | None = None):
+        self.opts = opts
+        self.tally = Tally(stage_dir, READ) if stage_dir else None
+
+    def finish_bundle(self):
+        if self.tally is not None:
+            self.tally.flush()
+
+    def process(self, unit):
+        path, index, n_groups = unit
+        docs = store.read_row_group(path, index)
+        if self.tally is not None:
+            self.tally.add(len(docs))
+        for row, doc in enumerate(docs):
+            yield doc_keys(doc, self.opts, (path, index, n_groups), row)
 
 
 class KeepFirstPerKey(beam.DoFn):
-    """One group of documents sharing a key -> the survivor; the others are drops with `reason`."""
+    """One group of key records sharing a key -> the survivor; the others are drops with `reason`."""
 
     def __init__(self, reason: str):
         self.reason = reason
@@ -479,26 +519,26 @@ class KeepFirstPerKey(beam.DoFn):
         self.counts = Counts("dedup")
 
     def process(self, item):
-        _, docs = item
-        docs = sorted(docs, key=_order_key)
-        yield KEPT, docs[0]
-        for doc in docs[1:]:
+        _, recs = item
+        recs = sorted(recs, key=_order_key)
+        yield KEPT, recs[0]
+        for rec in recs[1:]:
             self.counts.drop(self.reason)
-            yield DROPPED, drop_row("dedup", self.reason, doc.get("url"), {"duplicate_of": docs[0].get("url")})
+            yield DROPPED, drop_row("dedup", self.reason, rec["url"], {"duplicate_of": recs[0]["url"]})
 
 
 class ExactDedup(beam.PTransform):
-    """Documents sharing `key_fn` (exact.url_key or exact.text_key): one survivor per key."""
+    """Key records sharing `field` ("id": exact.url_key, "text_key": exact.text_key): one survivor per key."""
 
-    def __init__(self, key_fn, reason: str):
+    def __init__(self, field: str, reason: str):
         super().__init__()
-        self.key_fn, self.reason = key_fn, reason
+        self.field, self.reason = field, reason
 
-    def expand(self, docs):
-        key_fn = self.key_fn
+    def expand(self, recs):
+        field = self.field
         res = split(
-            docs
-            | "Key" >> beam.Map(lambda d: (key_fn(d), d))
+            recs
+            | "Key" >> beam.Map(lambda r: (r[field], r))
             | "Group" >> beam.GroupByKey()
             | "Survivor" >> beam.ParDo(KeepFirstPerKey(self.reason)),
             "Survivor", (KEPT, DROPPED),
@@ -506,19 +546,27 @@ class ExactDedup(beam.PTransform):
         return res[KEPT], res[DROPPED]
 
 
-class _Signatures(beam.DoFn):
-    def __init__(self, opts):
-        self.opts = opts
+def _band_pairs(opts, rec: dict):
+    from webtext.dedup import clusters
 
-    def process(self, keyed):
-        from webtext.dedup import clusters, minhash
+    bands, rows = opts.lsh()
+    return clusters.band_pairs(rec["id"], rec["sig"], bands, rows)
 
-        doc_id, doc = keyed
-        o = self.opts
-        bands, rows = o.lsh()
-        sig = minhash.signature(doc.get("text") or "", o.num_perm, o.seed, o.ngram, o.hash)
-        for key, _ in clusters.band_pairs(doc_id, sig, bands, rows):
-            yield key, (doc_id, sig)
+
+def _bucket_members(item):
+    """A band bucket -> (member id, band key) for each member of a bucket of two or more."""
+    key, ids = item
+    ids = sorted(set(ids))
+    return [(doc_id, key) for doc_id in ids] if len(ids) > 1 else []
+
+
+def _signed_members(item):
+    """A document's signature and its candidate buckets -> (band key, (id, signature)) per bucket."""
+    doc_id, grouped = item
+    sigs = list(grouped["sig"])
+    if sigs:
+        for key in grouped["bucket"]:
+            yield key, (doc_id, sigs[0])
 
 
 def _bucket_edges(opts, item):
@@ -538,57 +586,69 @@ def _components(item):
     return sorted(clusters.connected_components(edges).items())
 
 
+def _without_sig(rec: dict):
+    return rec["id"], {k: v for k, v in rec.items() if k != "sig"}
+
+
 class _JoinRoot(beam.DoFn):
-    """doc id -> (doc, root?): documents without a near-duplicate are kept right here."""
+    """doc id -> (record, root?): documents without a near-duplicate are kept right here."""
 
     def setup(self):
         self.counts = Counts("dedup")
 
     def process(self, item):
         _, grouped = item
-        docs, roots = list(grouped["doc"]), list(grouped["root"])
-        for doc in docs:
+        recs, roots = list(grouped["rec"]), list(grouped["root"])
+        for rec in recs:
             if roots:
-                yield "clustered", (roots[0], doc)
+                yield "clustered", (roots[0], rec)
             else:
                 self.counts.kept()
-                yield KEPT, doc
+                yield KEPT, rec
 
 
 class _ClusterSurvivor(beam.DoFn):
+    """One near-duplicate component -> its survivor (`clusters.survivor_key`, then the URL key)."""
+
     def setup(self):
         self.counts = Counts("dedup")
 
     def process(self, item):
-        from webtext.dedup import clusters
-
-        _, docs = item
-        docs = sorted(docs, key=_order_key)
-        survivor = clusters.choose_survivor(docs)
+        _, recs = item
+        recs = sorted(recs, key=_order_key)
+        survivor = recs[0]  # = clusters.choose_survivor over the rows, ties broken by URL key
         self.counts.kept()
         yield KEPT, survivor
-        for doc in docs:
-            if doc is not survivor:
-                self.counts.drop("near_duplicate")
-                yield DROPPED, drop_row("dedup", "near_duplicate", doc.get("url"), {"duplicate_of": survivor.get("url")})
+        for rec in recs[1:]:
+            self.counts.drop("near_duplicate")
+            yield DROPPED, drop_row("dedup", "near_duplicate", rec["url"], {"duplicate_of": survivor["url"]})
 
 
 class NearDedup(beam.PTransform):
-    """MinHash + LSH band buckets + connected components (see the module docstring)."""
+    """MinHash + LSH band buckets + connected components over key records (module docstring).
+
+    The band shuffle carries `(band key, id)` only; the signatures are joined to the members of the
+    buckets that have two or more (a CoGroupByKey by id), so a document's 512-byte signature
+    crosses a shuffle once, plus once per candidate bucket, instead of once per band."""
 
     def __init__(self, opts):
         super().__init__()
         self.opts = opts
 
-    def expand(self, docs):
-        from webtext.dedup import exact
-
+    def expand(self, recs):
         opts = self.opts
-        keyed = docs | "ById" >> beam.Map(lambda d: (exact.url_key(d), d))
-        edges = (
-            keyed
-            | "BandKeys" >> beam.ParDo(_Signatures(opts))
+        members = (
+            recs
+            | "BandKeys" >> beam.FlatMap(functools.partial(_band_pairs, opts))
             | "ByBand" >> beam.GroupByKey()
+            | "Candidates" >> beam.FlatMap(_bucket_members)
+        )
+        sigs = recs | "Signatures" >> beam.Map(lambda r: (r["id"], r["sig"]))
+        edges = (
+            {"sig": sigs, "bucket": members}
+            | "JoinSignatures" >> beam.CoGroupByKey()
+            | "SignedMembers" >> beam.FlatMap(_signed_members)
+            | "ByCandidateBucket" >> beam.GroupByKey()
             | "BucketEdges" >> beam.FlatMap(functools.partial(_bucket_edges, opts))
             | "DistinctEdges" >> beam.Distinct()
         )
@@ -598,8 +658,9 @@ class NearDedup(beam.PTransform):
             | "AllEdges" >> beam.GroupByKey()
             | "UnionFind" >> beam.FlatMap(_components)
         )
+        keyed = recs | "ById" >> beam.Map(_without_sig)
         joined = split(
-            {"doc": keyed, "root": roots} | "JoinRoots" >> beam.CoGroupByKey() | "SplitClustered" >> beam.ParDo(_JoinRoot()),
+            {"rec": keyed, "root": roots} | "JoinRoots" >> beam.CoGroupByKey() | "SplitClustered" >> beam.ParDo(_JoinRoot()),
             "SplitClustered", ("clustered", KEPT),
         )
         clustered = split(
@@ -629,33 +690,75 @@ class _CountKept(_CountIn):
 
 
 class Dedup(beam.PTransform):
-    """Exact URL, exact text, then near-duplicates; the same steps and survivors as `dedup_documents`."""
+    """Key records (`doc_keys`) -> the survivors' records and the drops: exact URL, exact text,
+    then near-duplicates; the same steps and survivors as `dedup_documents`."""
 
     def __init__(self, opts):
         super().__init__()
         self.opts = opts
 
-    def expand(self, docs):
-        from webtext.dedup import exact
-
+    def expand(self, recs):
         opts = self.opts
-        docs = docs | "CountIn" >> beam.ParDo(_CountIn("dedup"))
+        recs = recs | "CountIn" >> beam.ParDo(_CountIn("dedup"))
         drops = []
         if opts.exact_url:
-            docs, d = docs | "ExactUrl" >> ExactDedup(exact.url_key, "duplicate_url")
+            recs, d = recs | "ExactUrl" >> ExactDedup("id", "duplicate_url")
             drops.append(d)
         if opts.exact_text:
-            docs, d = docs | "ExactText" >> ExactDedup(exact.text_key, "duplicate_text")
+            recs, d = recs | "ExactText" >> ExactDedup("text_key", "duplicate_text")
             drops.append(d)
         if opts.near:
-            docs, d = docs | "Near" >> NearDedup(opts)  # counts its survivors as kept
+            recs, d = recs | "Near" >> NearDedup(opts)  # counts its survivors as kept
             drops.append(d)
         else:
-            docs = docs | "CountKept" >> beam.ParDo(_CountKept("dedup"))
-        out = {KEPT: docs}  # dedup has no per-element failure path: no dead letters
+            recs = recs | "CountKept" >> beam.ParDo(_CountKept("dedup"))
+        out = {KEPT: recs}  # dedup has no per-element failure path: no dead letters
         if drops:
             out[DROPPED] = _flatten("DedupDrops", drops)
         return out
+
+
+class WriteSurvivors(beam.DoFn):
+    """(unit of work, its survivors' row indexes) -> the unit re-read from the clean stage's
+    Parquet and its surviving rows written as `data-<unit>.parquet`. Memory: one row group."""
+
+    def __init__(self, out: str):
+        self.out = out
+        self.tally = Tally(store.stage_dir(out, "dedup"))  # survivors written (live display)
+
+    def finish_bundle(self):
+        self.tally.flush()
+
+    def process(self, item):
+        (path, index, n_groups), rows = item
+        keep = set(rows)
+        docs = [d for i, d in enumerate(store.read_row_group(path, index)) if i in keep]
+        self.tally.add(len(docs))
+        yield from write_unit(self.out, "dedup", store.unit_name(path, index, n_groups), {KEPT: docs}, "documents")
+
+
+class DedupFiles(beam.PTransform):
+    """The dedup stage over the clean stage's files: key records per unit of work, `Dedup` on them,
+    the survivors written per unit (`WriteSurvivors`) and the drops in `parts` files. Only key
+    records, ids and row positions are shuffled, never a document's text. One terminal
+    PCollection: the files written."""
+
+    def __init__(self, files: list[str], out: str, opts, parts: int):
+        super().__init__()
+        self.files, self.out, self.opts, self.parts = sorted(files), out, opts, parts
+
+    def expand(self, pipeline):
+        recs = units(pipeline, self.files, "Input") | "DocKeys" >> beam.ParDo(DocKeys(self.opts, store.stage_dir(self.out, "dedup")))
+        res = recs | "Dedup" >> Dedup(self.opts)
+        written = [
+            res[KEPT]
+            | "SurvivorRows" >> beam.Map(lambda r: (r["unit"], r["row"]))
+            | "SurvivorsByUnit" >> beam.GroupByKey()
+            | "WriteSurvivors" >> beam.ParDo(WriteSurvivors(self.out))
+        ]
+        if DROPPED in res:
+            written.append({DROPPED: res[DROPPED]} | "WriteDrops" >> WriteOutputs(self.out, "dedup", "documents", self.parts))
+        return tuple(written) | "Written" >> beam.Flatten()
 
 
 # ----------------------------------------------------------------------------------- I/O
@@ -825,7 +928,9 @@ class PartitionFile(beam.DoFn):
 
 class WriteShard(beam.DoFn):
     """(shard index, its spill files) -> the shard, sorted and written (`webtext.shards.write_shard`),
-    and its statistics as `STAGE_DIR/shard-NNNNN.json`. Memory: one shard."""
+    and its statistics as `STAGE_DIR/shard-NNNNN.json`: the manifest's (rows, bytes, sha256, ...)
+    and the dataset card's (`card`: `webtext.card.shard_stats`), so the launcher reads no text.
+    Memory: one shard."""
 
     def __init__(self, stage_dir: str, shards_dir: str, count: int):
         self.stage_dir, self.shards_dir, self.count = stage_dir, shards_dir, count
@@ -858,7 +963,7 @@ class WriteShard(beam.DoFn):
         info = {"index": index, **info}
         store.write_bytes(store.join(self.stage_dir, f"shard-{index:05d}.json"), (json.dumps(info) + "\n").encode())
         self.tally.add(info["rows"])
-        yield info
+        yield {k: v for k, v in info.items() if k != "card"}  # the card's statistics stay in the file
 
 
 class Shards(beam.PTransform):

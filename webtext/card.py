@@ -1,7 +1,9 @@
 """The dataset card: `README.md` with the corpus figures, tables and plots, next to the shards.
 
-`write_card(out_dir, manifest)` reads the shards through DuckDB (a SQL scan of the Parquet files:
-no need to hold the corpus in memory) and writes:
+`write_card(out_dir, manifest, shard_stats)` makes the card from small per-shard statistics
+(`shard_stats`: taken by whoever writes a shard, as `webtext.shards.write_shard` does, so in the
+Beam build by the shard workers; `merge_stats` adds them up), never from the corpus text; without
+them it reads the shards back one at a time (`corpus_stats`). It writes:
 
 - `README.md`: a Hugging Face dataset card. Its YAML front matter (`front_matter`) names the data:
   `configs` points the `default` config's `train` split at the shards, so
@@ -19,7 +21,8 @@ no need to hold the corpus in memory) and writes:
 - `card/lengths.png`, `card/domains.png`, `card/capture_age.png`, `card/drops.png`: matplotlib (Agg backend, no display),
   written without timestamps so a rebuild gives identical files.
 
-Everything in the card comes from the manifest and the shards, so it cannot disagree with them.
+Everything in the card comes from the manifest and the shards' statistics, so it cannot disagree
+with them; a test checks those statistics against SQL (DuckDB) over the shards.
 """
 
 
@@ -51,50 +54,182 @@ def _savefig(fig, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def corpus_stats(out_dir: str | os.PathLike, manifest: dict) -> dict:
-    """Top domains and word-count distribution of the shards listed in the manifest (DuckDB)."""
-    import duckdb
+AGE_BIN_SECONDS = 3600  # capture-age histogram resolution: one hour
 
-    files = [str(Path(out_dir) / s["file"]) for s in manifest["shards"]]
-    con = duckdb.connect()
-    try:
-        con.read_parquet(files).create_view("docs")
-        n = con.execute("SELECT count(*) FROM docs").fetchone()[0]
-        domains = con.execute(
-            "SELECT coalesce(domain, '(none)') AS d, count(*) AS n, sum(octet_length(encode(coalesce(text, '')))) AS b "
-            "FROM docs GROUP BY d ORDER BY n DESC, d LIMIT ?",
-            [TOP_DOMAINS],
-        ).fetchall()
-        n_domains = con.execute("SELECT count(DISTINCT domain) FROM docs").fetchone()[0]
-        columns = {r[0] for r in con.execute("DESCRIBE docs").fetchall()}
-        languages = con.execute(  # the clean stage's language labels (webtext.langid)
-            "SELECT coalesce(language, '(not identified)') AS l, count(*) AS n, avg(language_score) AS s "
-            "FROM docs GROUP BY l ORDER BY n DESC, l"
-        ).fetchall() if "language" in columns else []
-        # Words as the shards count them (whitespace-separated), so the card matches n_words.
-        words = [r[0] for r in con.execute("SELECT len(string_split_regex(trim(coalesce(text, '')), '\\s+')) FROM docs").fetchall()]
-        quantiles = {}
-        if n:
-            qs = con.execute(
-                "SELECT quantile_disc(n_chars, [0.0, 0.1, 0.5, 0.9, 0.99, 1.0]) FROM "
-                "(SELECT length(coalesce(text, '')) AS n_chars FROM docs)"
-            ).fetchone()[0]
-            quantiles = dict(zip(["min", "p10", "median", "p90", "p99", "max"], qs))
-        names = {d[0] for d in con.execute("SELECT * FROM docs LIMIT 0").description}
-        sources, ages = [], []
-        if "source" in names:  # shards written before the fetch source was recorded have no such column
-            sources = con.execute(
-                "SELECT coalesce(source, '(unknown)') AS s, count(*) FROM docs GROUP BY s ORDER BY count(*) DESC, s"
-            ).fetchall()
-            ages = con.execute(
-                "SELECT coalesce(source, '(unknown)'), (epoch(capture_time) - epoch(first_created_utc)) / 86400.0 FROM docs "
-                "WHERE capture_time IS NOT NULL AND first_created_utc IS NOT NULL ORDER BY 1, 2"
-            ).fetchall()
-    finally:
-        con.close()
-    return {"documents": n, "domains": domains, "n_domains": n_domains, "words": words, "char_quantiles": quantiles,
-            "sources": sources, "capture_ages": ages,
-            "languages": languages}
+
+def shard_stats(docs, columns=None) -> dict:
+    """The card's statistics of one shard's documents, computed by whoever writes the shard (the
+    build's shard workers, `webtext.shards.write_shard`), so the card is made from these small
+    summaries and nobody reads the corpus text again. `merge_stats` adds shards up.
+
+    Exact counts keyed by value, so they are bounded by the range of the values, not by the number
+    of documents: documents and text bytes per domain, documents and summed confidence per
+    language, documents per word count and per character count (the length histogram and the
+    character percentiles come out exactly), documents per fetch source, and per source the capture
+    age against the first Reddit submission (a histogram in hours; exact counts of "within 30 days"
+    and "captured before posting"; exact minimum and maximum). `columns`: the shard's columns
+    (default: the documents schema's); a table without `language` or `source` has no such section."""
+    from collections import Counter
+
+    from webtext.shards import DOCUMENT_COLUMNS
+
+    columns = set(columns if columns is not None else (c for c, _, _ in DOCUMENT_COLUMNS))
+    domains: dict = {}
+    languages: dict = {}
+    words: Counter = Counter()
+    chars: Counter = Counter()
+    sources: Counter = Counter()
+    ages: dict = {}
+    n = 0
+    for d in docs:
+        n += 1
+        text = d.get("text") or ""
+        dom = domains.setdefault(d.get("domain"), [0, 0])
+        dom[0] += 1
+        dom[1] += len(text.encode("utf-8"))
+        words[len(text.split())] += 1  # as the shards' n_words counts them
+        chars[len(text)] += 1
+        if "language" in columns:
+            lang = languages.setdefault(d.get("language") or "(not identified)", [0, 0.0, 0])
+            lang[0] += 1
+            if d.get("language_score") is not None:
+                lang[1] += float(d["language_score"])
+                lang[2] += 1
+        if "source" in columns:
+            source = d.get("source") or "(unknown)"
+            sources[source] += 1
+            captured, created = d.get("capture_time"), d.get("first_created_utc")
+            if captured is not None and created is not None:
+                seconds = _epoch(captured) - _epoch(created)
+                age = ages.get(source) or ages.setdefault(source, _new_age())
+                days = seconds / 86400.0
+                age["hours"][-int(-seconds // AGE_BIN_SECONDS)] += 1  # ceil: hour bin <= 0 iff captured before posting
+                age["n"] += 1
+                age["within_30_days"] += abs(days) <= 30
+                age["before_posting"] += days <= 0
+                age["min_days"] = days if age["min_days"] is None else min(age["min_days"], days)
+                age["max_days"] = days if age["max_days"] is None else max(age["max_days"], days)
+    return {
+        "documents": n,
+        "domains": sorted([k, v[0], v[1]] for k, v in domains.items() if k is not None) + (
+            [[None, *domains[None]]] if None in domains else []),
+        "languages": sorted([k, *v] for k, v in languages.items()) if "language" in columns else None,
+        "words": sorted(words.items()),
+        "chars": sorted(chars.items()),
+        "sources": sorted(sources.items()) if "source" in columns else None,
+        "capture_ages": {s: {**a, "hours": sorted(a["hours"].items())} for s, a in sorted(ages.items())},
+    }
+
+
+def _new_age() -> dict:
+    from collections import Counter
+
+    return {"hours": Counter(), "n": 0, "within_30_days": 0, "before_posting": 0, "min_days": None, "max_days": None}
+
+
+def _epoch(value) -> float:
+    return value.timestamp() if hasattr(value, "timestamp") else float(value)
+
+
+def merge_stats(parts: list[dict]) -> dict:
+    """The shards' `shard_stats` added up (JSON round-tripped or not), in the shape the card uses."""
+    from collections import Counter
+
+    domains: dict = {}
+    languages: dict = {}
+    words: Counter = Counter()
+    chars: Counter = Counter()
+    sources: Counter = Counter()
+    ages: dict = {}
+    has_language = has_source = False
+    n = 0
+    for part in parts:
+        n += part["documents"]
+        for dom, docs, nbytes in part["domains"]:
+            d = domains.setdefault(dom, [0, 0])
+            d[0] += docs
+            d[1] += nbytes
+        if part["languages"] is not None:
+            has_language = True
+            for lang, docs, total, scored in part["languages"]:
+                entry = languages.setdefault(lang, [0, 0.0, 0])
+                entry[0] += docs
+                entry[1] += total
+                entry[2] += scored
+        words.update({int(k): v for k, v in part["words"]})
+        chars.update({int(k): v for k, v in part["chars"]})
+        if part["sources"] is not None:
+            has_source = True
+            sources.update(dict(part["sources"]))
+        for source, a in part["capture_ages"].items():
+            age = ages.get(source) or ages.setdefault(source, _new_age())
+            age["hours"].update({int(k): v for k, v in a["hours"]})
+            for k in ("n", "within_30_days", "before_posting"):
+                age[k] += a[k]
+            age["min_days"] = a["min_days"] if age["min_days"] is None else min(age["min_days"], a["min_days"])
+            age["max_days"] = a["max_days"] if age["max_days"] is None else max(age["max_days"], a["max_days"])
+    top = sorted(((dom if dom is not None else "(none)", v[0], v[1]) for dom, v in domains.items()),
+                 key=lambda r: (-r[1], r[0]))[:TOP_DOMAINS]
+    quantiles = {}
+    if n:
+        quantiles = dict(zip(["min", "p10", "median", "p90", "p99", "max"], _quantiles_disc(chars, [0.0, 0.1, 0.5, 0.9, 0.99, 1.0])))
+    return {
+        "documents": n,
+        "domains": top,
+        "n_domains": sum(1 for dom in domains if dom is not None),
+        "words": sorted(words.items()),  # (word count, documents)
+        "char_quantiles": quantiles,
+        "languages": sorted(((lang, v[0], v[1] / v[2] if v[2] else None) for lang, v in languages.items()),
+                            key=lambda r: (-r[1], r[0])) if has_language else [],
+        "sources": sorted(sources.items(), key=lambda r: (-r[1], r[0])) if has_source else [],
+        "capture_ages": {s: {**a, "hours": sorted(a["hours"].items())} for s, a in sorted(ages.items())},
+    }
+
+
+def _quantiles_disc(counts, qs: list[float]) -> list[int]:
+    """Discrete quantiles (the element at rank ceil(q * n), as DuckDB's `quantile_disc`) of the
+    values counted in `counts` (value -> how many)."""
+    import math
+
+    items = sorted(counts.items())
+    n = sum(c for _, c in items)
+    out = []
+    for q in qs:
+        rank = max(math.ceil(q * n) - 1, 0)  # 0-based index into the sorted values
+        seen = 0
+        for value, c in items:
+            seen += c
+            if seen > rank:
+                out.append(value)
+                break
+    return out
+
+
+def corpus_stats(out_dir: str | os.PathLike, manifest: dict) -> dict:
+    """The card's statistics from the shards themselves, one shard in memory at a time: for shards
+    written without their statistics at hand (the build and `webtext shard` pass them instead)."""
+    import pyarrow.parquet as pq
+
+    from webtext.shards import timestamps_to_epoch
+
+    parts = []
+    for s in manifest["shards"]:
+        table = pq.read_table(Path(out_dir) / s["file"])
+        parts.append(shard_stats(timestamps_to_epoch(table).to_pylist(), table.column_names))
+        del table
+    return merge_stats(parts)
+
+
+def _age_median_days(hours: list) -> float:
+    """The median capture age (days) from the hour histogram: the middle value(s) at their bin's centre."""
+    import numpy as np
+
+    values = np.asarray([h for h, _ in hours], dtype=float)
+    counts = np.asarray([c for _, c in hours], dtype=np.int64)
+    n = int(counts.sum())
+    cum = np.cumsum(counts)
+    middle = [values[np.searchsorted(cum, k, side="right")] for k in ({(n - 1) // 2, n // 2})]
+    return (float(np.mean(middle)) * AGE_BIN_SECONDS - AGE_BIN_SECONDS / 2) / 86400.0
 
 
 def _plots(folder: Path, stats: dict, manifest: dict) -> dict[str, str]:
@@ -108,10 +243,11 @@ def _plots(folder: Path, stats: dict, manifest: dict) -> dict[str, str]:
     out = {}
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    words = np.asarray(stats["words"], dtype=float)
+    words = np.asarray([w for w, _ in stats["words"]], dtype=float)  # distinct word counts, with
+    docs = np.asarray([c for _, c in stats["words"]], dtype=float)  # how many documents have each
     if len(words):
         bins = np.logspace(np.log10(max(words.min(), 1)), np.log10(max(words.max(), 10)), 40)
-        ax.hist(np.maximum(words, 1), bins=bins, color="#4a78b5")
+        ax.hist(np.maximum(words, 1), bins=bins, weights=docs, color="#4a78b5")
         ax.set_xscale("log")
     ax.set_xlabel("words per document (log scale)")
     ax.set_ylabel("documents")
@@ -126,15 +262,14 @@ def _plots(folder: Path, stats: dict, manifest: dict) -> dict[str, str]:
     out["domains"] = _finish(plt, fig, folder, "domains.png")
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    by_source: dict[str, list[float]] = {}
-    for source, days in stats["capture_ages"]:
-        by_source.setdefault(source, []).append(days)
-    if by_source:
-        lo = min(min(v) for v in by_source.values())
-        hi = max(max(v) for v in by_source.values())
+    ages = stats["capture_ages"]
+    if ages:
+        lo = min(a["min_days"] for a in ages.values())
+        hi = max(a["max_days"] for a in ages.values())
         bins = np.linspace(min(lo, -1.0), max(hi, 1.0), 40)
-        for source, days in sorted(by_source.items()):
-            ax.hist(days, bins=bins, alpha=0.6, label=f"{source} ({len(days)})")
+        for source, a in sorted(ages.items()):
+            days = np.asarray([(h * AGE_BIN_SECONDS - AGE_BIN_SECONDS / 2) / 86400.0 for h, _ in a["hours"]])
+            ax.hist(np.clip(days, lo, hi), bins=bins, weights=[c for _, c in a["hours"]], alpha=0.6, label=f"{source} ({a['n']})")
         ax.legend()
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel("capture time - first Reddit submission (days)")
@@ -217,26 +352,32 @@ def front_matter(manifest: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _column_rows(out: Path, manifest: dict) -> list[list[str]]:
-    """The columns table from the first shard's Parquet schema (field metadata `description`)."""
+def _column_rows(out: Path, manifest: dict, schema=None) -> list[list[str]]:
+    """The columns table from the shards' Parquet schema (field metadata `description`)."""
     import pyarrow.parquet as pq
 
     from webtext.shards import column_descriptions, document_schema
 
-    schema = pq.read_schema(out / manifest["shards"][0]["file"]) if manifest["shards"] else document_schema()
+    if schema is None:
+        schema = pq.read_schema(out / manifest["shards"][0]["file"]) if manifest["shards"] else document_schema()
     return [[f"`{name}`", f"`{typ}`", desc or "-"] for name, typ, desc in column_descriptions(schema)]
 
 
-def write_card(out_dir: str | os.PathLike, manifest: dict) -> Path:
-    """Write `out_dir/README.md` and its plots under `out_dir/card/`; returns the README.md path."""
+def write_card(out_dir: str | os.PathLike, manifest: dict, shard_stats: list[dict] | None = None, schema=None) -> Path:
+    """Write `out_dir/README.md` and its plots under `out_dir/card/`; returns the README.md path.
+
+    `shard_stats`: each shard's `shard_stats` (the `card` entry of what `shards.write_shard`
+    returns); without them the shards are read again, one at a time. `schema`: the shards' Arrow
+    schema for the columns table (default: read from the first shard's footer)."""
     import numpy as np
 
     out = Path(out_dir)
-    stats = corpus_stats(out, manifest)
+    stats = merge_stats(shard_stats) if shard_stats is not None else corpus_stats(out, manifest)
     plots = _plots(out / "card", stats, manifest)
     t = manifest["totals"]
-    words = np.asarray(stats["words"], dtype=np.int64)
-    hist = np.histogram(words, bins=_LENGTH_BINS)[0] if len(words) else [0] * (len(_LENGTH_BINS) - 1)
+    words = np.asarray([w for w, _ in stats["words"]], dtype=np.int64)
+    weights = np.asarray([c for _, c in stats["words"]], dtype=np.int64)
+    hist = np.histogram(words, bins=_LENGTH_BINS, weights=weights)[0].astype(np.int64) if len(words) else [0] * (len(_LENGTH_BINS) - 1)
     length_rows = [
         [f"{_n(lo)}-{_n(hi - 1)}" if hi < 10**12 else f"{_n(lo)}+", _n(int(c))]
         for lo, hi, c in zip(_LENGTH_BINS[:-1], _LENGTH_BINS[1:], hist)
@@ -256,10 +397,9 @@ def write_card(out_dir: str | os.PathLike, manifest: dict) -> Path:
     q = stats["char_quantiles"]
     source_rows = [[s, _n(n), f"{100 * n / docs:.1f}%"] for s, n in stats["sources"]]
     age_rows = []
-    for source in sorted({s for s, _ in stats["capture_ages"]}):
-        days = np.asarray([d for s, d in stats["capture_ages"] if s == source])
-        age_rows.append([source, _n(len(days)), f"{np.median(days):+.1f}", f"{np.mean(np.abs(days) <= 30) * 100:.0f}%",
-                         f"{np.mean(days <= 0) * 100:.0f}%"])
+    for source, a in sorted(stats["capture_ages"].items()):
+        age_rows.append([source, _n(a["n"]), f"{_age_median_days(a['hours']):+.1f}", f"{a['within_30_days'] / a['n'] * 100:.0f}%",
+                         f"{a['before_posting'] / a['n'] * 100:.0f}%"])
     package_rows = [[k, v or "-"] for k, v in manifest["packages"].items()]
     import json
 
@@ -276,7 +416,7 @@ Load it with `datasets.load_dataset("path/to/this/folder")` (or the Hub reposito
 
 ## Columns
 
-{_table(["column", "type", "description"], _column_rows(out, manifest))}
+{_table(["column", "type", "description"], _column_rows(out, manifest, schema))}
 
 ## Summary
 

@@ -36,7 +36,7 @@ def run_shard(args) -> int:
     report.keep(sum(s["rows"] for s in shards))
     config = {"target_bytes": int(args.target_mb * 1024 * 1024), "docs": str(args.docs)}
     manifest = write_manifest(args.out, config=config, reports=reports + [report], shards=shards)
-    write_card(args.out, manifest)
+    write_card(args.out, manifest, [s["card"] for s in shards])  # the statistics taken as each shard was written
     report.write(Path(args.out) / "report.json")
     log("shard", f"{report.kept:,} documents in {len(shards)} shard(s) under {args.out}")
     return 0

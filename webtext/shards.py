@@ -308,7 +308,10 @@ def shard_name(index: int, count: int) -> str:
 def write_shard(docs: Iterable[dict], path: str | os.PathLike) -> dict:
     """Sort one shard's documents by `order_key` and write them to `path` (temp name, rename);
     returns `{"file", "rows", "bytes", "sha256", "text_bytes", "n_chars", "n_words",
-    "first_created_utc", "last_created_utc"}` - all the manifest needs of it."""
+    "first_created_utc", "last_created_utc"}` - all the manifest needs of it - and `card`, the
+    dataset card's statistics of this shard (`webtext.card.shard_stats`; not in the manifest)."""
+    from webtext.card import shard_stats
+
     path = Path(path)
     group = sorted(docs, key=order_key)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -324,6 +327,7 @@ def write_shard(docs: Iterable[dict], path: str | os.PathLike) -> dict:
         "n_words": sum(len((d.get("text") or "").split()) for d in group),
         "first_created_utc": min(created) if created else None,
         "last_created_utc": max(created) if created else None,
+        "card": shard_stats(group),
     }
 
 
@@ -513,7 +517,9 @@ def _iso(ts) -> str | None:
 
 
 def write_manifest(out_dir: str | os.PathLike, *, config: dict, reports: list[StageReport], shards: list[dict]) -> dict:
-    """Write `out_dir/manifest.json` atomically and return it (contents: module docstring)."""
+    """Write `out_dir/manifest.json` atomically and return it (contents: module docstring).
+    `shards`: what `write_shard` returned (its `card` statistics are not part of the manifest)."""
+    shards = [{k: v for k, v in s.items() if k != "card"} for s in shards]
     firsts = [s["first_created_utc"] for s in shards if s.get("first_created_utc") is not None]
     lasts = [s["last_created_utc"] for s in shards if s.get("last_created_utc") is not None]
     text_bytes = sum(s.get("text_bytes", 0) for s in shards)

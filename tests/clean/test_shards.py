@@ -178,3 +178,70 @@ def test_documents_table_roundtrip_and_errors(tmp_path, corpus):
         read_documents(tmp_path)
     with pytest.raises(InputError, match="no such"):
         read_documents(tmp_path / "absent")
+
+
+def _duckdb_card_figures(files: list[str]) -> dict:
+    """The card's figures as SQL over the shards (what the card computed in the launcher before the
+    shard workers wrote them): the reference for the statistics taken per shard."""
+    con = duckdb.connect()
+    con.read_parquet(files).create_view("docs")
+    q = lambda sql: con.execute(sql).fetchall()  # noqa: E731
+    return {
+        "documents": q("SELECT count(*) FROM docs")[0][0],
+        "domains": [tuple(r) for r in q(
+            "SELECT coalesce(domain, '(none)') AS d, count(*) AS n, sum(octet_length(encode(coalesce(text, '')))) AS b "
+            "FROM docs GROUP BY d ORDER BY n DESC, d LIMIT 20")],
+        "n_domains": q("SELECT count(DISTINCT domain) FROM docs")[0][0],
+        "languages": [(lang, n, round(s, 9) if s is not None else None) for lang, n, s in q(
+            "SELECT coalesce(language, '(not identified)') AS l, count(*) AS n, avg(language_score) FROM docs "
+            "GROUP BY l ORDER BY n DESC, l")],
+        "chars": q("SELECT quantile_disc(length(coalesce(text, '')), [0.0, 0.1, 0.5, 0.9, 0.99, 1.0]) FROM docs")[0][0],
+        "sources": [tuple(r) for r in q(
+            "SELECT coalesce(source, '(unknown)') AS s, count(*) FROM docs GROUP BY s ORDER BY count(*) DESC, s")],
+        "ages": {s: (n, within, before, med) for s, n, within, before, med in q(
+            "SELECT coalesce(source, '(unknown)'), count(*), count(*) FILTER (abs(a) <= 30), count(*) FILTER (a <= 0), "
+            "median(a) FROM (SELECT source, (epoch(capture_time) - epoch(first_created_utc)) / 86400.0 AS a FROM docs "
+            "WHERE capture_time IS NOT NULL AND first_created_utc IS NOT NULL) GROUP BY 1")},
+        "words": sorted(q("SELECT n_words, count(*) FROM docs GROUP BY n_words")),
+    }
+
+
+def test_card_statistics_from_the_shard_writers_equal_sql_over_the_shards(tmp_path, gold, make_doc):
+    """The card is made from the statistics each shard's writer takes (`card.shard_stats`, merged):
+    the same figures as SQL over the shards, and the same card as one made by reading them."""
+    from webtext.card import merge_stats
+
+    rng = random.Random(5)
+    docs = []
+    for i, (_, text) in enumerate(gold[:60]):
+        created = 1_120_000_000 + 86_400 * i
+        docs.append(make_doc(
+            f"http://site{i % 7}.example/a{i}", text[: rng.randrange(200, len(text) + 1)], created=created, score=i,
+            domain=None if i % 13 == 0 else f"site{i % 7}.example",
+            language=rng.choice(["en", "en", "de", None]), language_score=rng.choice([0.9, 0.75, None]),
+            source=rng.choice(["live", "wayback", None]),
+            capture_time=None if i % 11 == 0 else created + rng.randrange(-40, 400) * 86_400 + rng.randrange(86_400)))
+    infos = write_shards(docs, tmp_path, target_bytes=60_000)
+    assert len(infos) >= 3
+    stats = merge_stats([i["card"] for i in infos])
+    ref = _duckdb_card_figures([str(tmp_path / i["file"]) for i in infos])
+    assert stats["documents"] == ref["documents"] == len(docs)
+    assert [tuple(d) for d in stats["domains"]] == ref["domains"]
+    assert stats["n_domains"] == ref["n_domains"]
+    assert [(lang, n, round(s, 9) if s is not None else None) for lang, n, s in stats["languages"]] == ref["languages"]
+    assert list(stats["char_quantiles"].values()) == ref["chars"]
+    assert [tuple(s) for s in stats["sources"]] == ref["sources"]
+    assert sorted((w, n) for w, n in stats["words"]) == ref["words"]  # words as n_words counts them
+    from webtext.card import _age_median_days
+
+    for source, a in stats["capture_ages"].items():
+        n, within, before, median = ref["ages"][source]
+        assert (a["n"], a["within_30_days"], a["before_posting"]) == (n, within, before)
+        assert abs(_age_median_days(a["hours"]) - median) <= 1 / 24  # the histogram's one-hour resolution
+    manifest = write_manifest(tmp_path, config={}, reports=_reports(), shards=infos)
+    assert all("card" not in s for s in manifest["shards"])  # the card's statistics are not manifest data
+    from_stats = write_card(tmp_path, manifest, [i["card"] for i in infos]).read_text()
+    plots = {p.name: p.read_bytes() for p in (tmp_path / "card").iterdir()}
+    assert write_card(tmp_path, manifest).read_text() == from_stats  # re-read from the shards: the same card
+    assert {p.name: p.read_bytes() for p in (tmp_path / "card").iterdir()} == plots
+    assert "| (none) | " in from_stats and "| (not identified) | " in from_stats

@@ -104,15 +104,35 @@ def _corpus(shared) -> list[dict]:
     return docs
 
 
-def test_beam_dedup_equals_library_dedup(tmp_path, shared):
+def test_beam_dedup_equals_library_dedup(tmp_path, shared, monkeypatch):
+    """The build's dedup stage (key records through the shuffles, survivors re-read from the
+    input files per row group) keeps the documents `dedup_documents` keeps, rows unchanged."""
     from webtext.dedup import DedupOptions, dedup_documents
 
     docs = _corpus(shared)
     opts = DedupOptions()
     lib_kept, lib_report = dedup_documents([dict(d) for d in docs], opts)
-    kept, drops, dead, report = run_transform(tmp_path, "dedup", lambda p: p | beam.Create(docs) | t.Dedup(opts))
+    # the clean stage's output as the build has it: several files of several row groups
+    monkeypatch.setattr(store, "ROW_GROUP_ROWS", 8)
+    shuffled = random.Random(3).sample(docs, len(docs))
+    files = [store.write_parquet(str(tmp_path / "in" / f"data-{i}.parquet"), shuffled[i::3], "documents")["path"] for i in range(3)]
+    assert max(len(store.row_groups(f)) for f in files) > 1
+    config = BuildConfig(workers=1)
+    options = pipeline_options(config, "test")
+    p = beam.Pipeline(runner=make_runner(config, options), options=options)
+    out = str(tmp_path / "out")
+    p | t.DedupFiles(files, out, opts, 3)
+    result = p.run()
+    result.wait_until_finish()
+    kept = store.read_parquet_rows(store.data_prefix(out, "dedup") + "-*.parquet")
+    drops = store.read_parquet_rows(store.drops_prefix(out, "dedup") + "-*.parquet")
+    dead = store.dead_letter_files(out, "dedup")
+    report = store.report_from_outputs(out, "dedup")
+    assert store.cross_check(report, store.metrics_totals("dedup", result)) == []
     assert dead == []
     assert sorted(d["url"] for d in kept) == sorted(d["url"] for d in lib_kept)
+    by_url = {d["url"]: d for d in kept}  # whole rows, re-read from the input files
+    assert all({k: by_url[d["url"]][k] for k in d} == d for d in lib_kept)
     assert (report.read, report.kept, dict(report.dropped)) == (lib_report.read, lib_report.kept, dict(lib_report.dropped))
     assert dict(report.dropped) == {"duplicate_url": 1, "duplicate_text": 1, "near_duplicate": 3}
     near = {d["key"]: d["detail"]["duplicate_of"] for d in drops if d["reason"] == "near_duplicate"}
