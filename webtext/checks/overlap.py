@@ -482,6 +482,6 @@ def decontaminate_corpus(corpus: str | os.PathLike, eval_files: list[str], out: 
     config = {**config, "decontaminate": {"from": str(corpus), "eval": [str(f) for f in eval_files], "ngram": n,
                                           "threshold": threshold}}
     new = write_manifest(out, config=config, reports=reports + [report], shards=infos)
-    write_card(out, new)
+    write_card(out, new, [i["card"] for i in infos])  # the statistics taken as each shard was written
     summary["out"] = str(out)
     return summary
