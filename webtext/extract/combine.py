@@ -109,7 +109,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from webtext.extract.text import shingles, tokenize
+from webtext.extract.text import shingles_of, tokenize
 
 # Chosen on the dev split (see the module docstring); tests do not depend on their exact values.
 MIN_WORDS = 8
@@ -180,7 +180,7 @@ class Unit:
     @classmethod
     def of(cls, text: str) -> "Unit":
         toks = tuple(tokenize(text))
-        return cls(text, toks, shingles(text))
+        return cls(text, toks, shingles_of(toks))
 
 
 def split_paragraphs(text: str) -> list[str]:
@@ -221,8 +221,8 @@ def _covered(unit: Unit, other_shingles: Counter, other_joined: str, fraction: f
 def _overlap(a: Unit, b: Unit) -> int:
     """Shared shingles of two units, as a multiset (what `sum((a & b).values())` counts, without
     building the intersection)."""
-    small, large = (a.shingles, b.shingles) if len(a.shingles) <= len(b.shingles) else (b.shingles, a.shingles)
-    return sum(min(n, large[k]) for k, n in small.items() if k in large)
+    x, y = a.shingles, b.shingles
+    return sum(min(x[k], y[k]) for k in x.keys() & y.keys())
 
 
 @dataclass
