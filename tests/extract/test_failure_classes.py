@@ -302,3 +302,43 @@ def test_article_paragraphs_that_open_like_furniture_but_are_not_stay():
                  "showed them to the public before this spring.",
                  "To view the river from the bridge, walkers must now take the long path around the old mill."]:
         assert not is_boilerplate(line)
+
+
+def test_a_line_glued_across_elements_is_cut_back_without_its_furniture():
+    from webtext.extract.combine import expand, page_blocks
+    from webtext.extract.page import parse_html
+
+    html = page(f"<div class='post'><p>{PARAS[0]}</p><p>{PARAS[1]}</p><p>{PARAS[2]}</p>"
+                "<nav class='pager'><a href='/p'>Previous post</a> <a href='/n'>Next post</a></nav></div>"
+                "<footer><p>Archive · RSS · 2009-2021 by Jane Doe · Powered by Nikola</p></footer>")
+    glued = f"{PARAS[2]} Previous post Next post Archive · RSS · 2009-2021 by Jane Doe · Powered by Nikola"
+    text, _ = expand("\n".join([PARAS[0], PARAS[1], glued]), page_blocks(parse_html(html)))
+    assert split_paragraphs(text) == [PARAS[0], PARAS[1], PARAS[2]]
+
+
+def test_a_line_that_is_one_block_of_the_page_keeps_the_pages_spacing():
+    from webtext.extract.combine import expand, page_blocks
+    from webtext.extract.page import parse_html
+
+    para = "In Northern Ireland, call your GP if the symptoms last more than seven days."
+    html = page(f"<article><p>{PARAS[0]}</p><p>In <a href='/ni'>Northern Ireland</a>, call your "
+                f"<a href='/gp'>GP</a> if the symptoms last more than seven days.</p><p>{PARAS[1]}</p></article>")
+    spaced = "In Northern Ireland , call your GP if the symptoms last more than seven days."  # Newspaper's
+    text, _ = expand("\n".join([PARAS[0], spaced, PARAS[1]]), page_blocks(parse_html(html)))
+    assert split_paragraphs(text) == [PARAS[0], para, PARAS[1]]
+
+
+@pytest.mark.parametrize("line", [
+    "Аdvеrtіѕе wіth thе most visited news site in the valley ~ Wе оffеr fullу сuѕtоmіzаblе packages for your "
+    "business, delivered to thousands of readers every day of the week, at home and abroad, on every device.",
+    "Missing out on the latest from the Valley Post? Enter your email below to receive future announcements "
+    "direct to your inbox. An email confirmation will be sent before you will start receiving notifications.",
+    "For the latest stories and breaking news updates download the Valley Post apps for iOS and Android.",
+])
+def test_obfuscated_ads_inbox_boxes_and_app_prompts_are_furniture(line):
+    assert is_boilerplate(line)
+
+
+def test_cyrillic_text_and_inbox_mentions_in_articles_are_not_furniture():
+    assert not is_boilerplate("Владимир Путин said Moscow (Москва) would respond, and the Kremlin repeated it on Monday.")
+    assert not is_boilerplate("The fake invoices landed in your inbox as if they came from the council, police said.")
