@@ -257,7 +257,7 @@ class _Where:
 
 
 def _line_runs(chunks: Iterator[bytes]) -> Iterator[list]:
-    """The decompressed stream as runs of complete lines (one list per chunk), without newlines.
+    """The decompressed stream as runs of complete lines (about one per chunk), without newlines.
 
     Each run is decoded from UTF-8 in one go and split as text (`json.loads` on a str skips the
     per-line encoding sniffing it does for bytes); a run holding invalid UTF-8 is handed out as
@@ -265,28 +265,34 @@ def _line_runs(chunks: Iterator[bytes]) -> Iterator[list]:
     """
     for block in _line_blocks(chunks):
         try:
-            yield block.decode("utf-8").split("\n")
+            yield str(block, "utf-8").split("\n")
         except UnicodeDecodeError:
-            yield block.split(b"\n")
+            yield bytes(block).split(b"\n")
 
 
-def _line_blocks(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """The decompressed stream as blocks of complete lines (about one per chunk): the bytes of one
-    or more lines, without the newline after the last. A UTF-8 byte order mark at the start is
-    dropped; a last line without a newline is still a line (a cut one fails to parse, counted)."""
+def _line_blocks(chunks: Iterator[bytes]) -> Iterator[bytes | memoryview]:
+    """The decompressed stream as blocks of complete lines: the bytes of one or more lines, without
+    the newline after the last. Most blocks are a view into a decompressed chunk (no copy): the
+    lines between its first and last newline; a line that straddles two chunks is a block of its
+    own. A UTF-8 byte order mark at the start is dropped; a last line without a newline is still a
+    line (a cut one fails to parse, counted)."""
     pending = b""
     first = True
     for chunk in chunks:
-        data = pending + chunk
-        if first and data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark
-            data = data[3:]
+        if first and chunk.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark
+            chunk = chunk[3:]
         first = False
-        cut = data.rfind(b"\n")
+        cut = chunk.rfind(b"\n")
         if cut < 0:
-            pending = data
+            pending += chunk
             continue
-        pending = data[cut + 1 :]
-        yield data[:cut]
+        start = 0
+        if pending:  # the line begun in an earlier chunk ends at this chunk's first newline
+            start = chunk.find(b"\n") + 1
+            yield pending + chunk[: start - 1]
+        if start <= cut:
+            yield memoryview(chunk)[start:cut]
+        pending = chunk[cut + 1 :]
     if pending:
         yield pending
 
@@ -462,12 +468,13 @@ def _loads(line: str | bytes, where: _Where, path: Path, report: StageReport | N
     return None
 
 
-def _utf8(data: bytes) -> bool:
-    """Is `data` valid UTF-8? (msgspec checks the strings it builds, not those it skips.)"""
-    if data.isascii():
+def _utf8(data: bytes | memoryview) -> bool:
+    """Is `data` valid UTF-8? (msgspec checks the strings it builds, not those it skips.) For a
+    view, the whole buffer being ASCII is enough."""
+    if (data.obj if type(data) is memoryview else data).isascii():
         return True
     try:
-        data.decode("utf-8")
+        str(data, "utf-8")
     except UnicodeDecodeError:
         return False
     return True
@@ -533,6 +540,7 @@ def _typed_runs(chunks: Iterator[bytes], fields: type, where: _Where, path: Path
                     records = None
         if records is None:  # some line is not a plain record: this run line by line
             records = []
+            data = bytes(data)
             for i, line in enumerate(data.split(b"\n"), start + 1):
                 if not line:
                     continue

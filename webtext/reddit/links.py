@@ -69,7 +69,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import groupby
+from itertools import chain, groupby
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import unquote
@@ -520,9 +520,9 @@ class LinkAggregator:
 
     def groups(self) -> Iterator[tuple[str, list[Entry]]]:
         if not self.runs:
-            for url in sorted(self.table):
-                yield url, self.table[url]
-            self.table = {}
+            table, self.table = self.table, {}
+            urls = sorted(table)
+            yield from zip(urls, map(table.__getitem__, urls))  # no Python frame per URL
             return
         if self.table:
             self._spill()
@@ -707,7 +707,7 @@ def _arrow_column(values: list, typ):
         if pa.types.is_list(typ) and pa.types.is_string(typ.value_type):
             offsets = np.zeros(n + 1, np.int32)
             np.cumsum(np.fromiter(map(len, values), np.int64, n), out=offsets[1:])
-            child = _strings([v for vs in values for v in vs])
+            child = _strings(list(chain.from_iterable(values)))
             return pa.Array.from_buffers(typ, n, [None, pa.py_buffer(offsets)], children=[child])
         if pa.types.is_integer(typ) or pa.types.is_timestamp(typ):
             ints = np.array(values, dtype=object if not n else None)
