@@ -26,7 +26,9 @@ karma stand, so it is kept. Reading the files adds `malformed_json`, `not_an_obj
 `corrupt_file` (see `webtext.reddit.dumps`).
 
 `low_karma` comes before the content checks on purpose: under the `max` rule most of Reddit is
-below the bar, and dropping it before URL parsing is most of the harvest's speed.
+below the bar, and dropping it before URL parsing is most of the harvest's speed. `drop_early`
+applies the date cap and the karma bar to a whole batch of decoded records at once, exactly as
+`classify` would, and leaves the rest to `classify`.
 
 ## The blocklists
 
