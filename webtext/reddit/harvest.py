@@ -102,10 +102,11 @@ def harvest_records(
     for stale in (*out.glob(".harvest-spill-*"), *out.glob(".links.tmp-*"), *out.glob(".links.old-*")):
         shutil.rmtree(stale, ignore_errors=True)  # left by a run that crashed
     spill = out / f".harvest-spill-{os.getpid()}"
-    # The cyclic garbage collector is paused while the table is built and written: the harvest
-    # makes no reference cycles, and the collector would otherwise walk the whole growing table
-    # (hundreds of thousands of tuples and lists) again and again, a quarter of the harvest's time
-    # after decoding. Counted objects are freed as usual; the collector resumes at the end.
+    # The cyclic garbage collector is paused while the table is built and written: reading dumps
+    # and aggregating make no reference cycles, and the collector would otherwise walk the whole
+    # growing table (hundreds of thousands of tuples and lists) again and again, ~1 CPU-s of a
+    # million-record harvest. Objects are still freed by reference counting as usual (a few cycles
+    # from the live API's HTTP client wait for the end); the collector resumes when it is done.
     collecting = gc.isenabled()
     gc.disable()
     try:
