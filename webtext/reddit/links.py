@@ -70,7 +70,7 @@ import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import chain, groupby
 from pathlib import Path
 from typing import NamedTuple
@@ -203,6 +203,10 @@ class Submission(NamedTuple):
     score: int
 
 
+# Submission(...) without the Python-level __new__ a named tuple has: once per kept record.
+_submission = partial(tuple.__new__, Submission)
+
+
 class RecordFields(msgspec.Struct, gc=False):
     """The fields of a Pushshift submission that `classify` reads, and nothing else.
 
@@ -271,6 +275,9 @@ def _truthy(value) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1", "yes")
     return bool(value)
+
+
+_GONE = ("[deleted]", "[removed]")
 
 
 def _deleted_or_removed(r: RecordFields) -> str | None:
@@ -344,12 +351,12 @@ def classify(record, opts: HarvestOptions) -> tuple[Submission | None, str | Non
         return None, "after_until"
     if score < opts.min_karma and opts.karma_rule == "max":
         return None, "low_karma"
-    gone = _deleted_or_removed(r)
-    if gone:
-        return None, gone
-    if _truthy(r.is_self) or str(r.domain or "").startswith("self."):
+    if r.removed_by_category or r.title in _GONE or url in _GONE or r.selftext in _GONE:  # (most: none)
+        return None, _deleted_or_removed(r)
+    is_self, over_18 = r.is_self, r.over_18  # booleans, or strings in some eras: _truthy reads those
+    if is_self is True or (is_self and _truthy(is_self)) or str(r.domain or "").startswith("self."):
         return None, "self_post"
-    if not opts.keep_nsfw and _truthy(r.over_18):
+    if not opts.keep_nsfw and (over_18 is True or (over_18 and _truthy(over_18))):
         return None, "nsfw"
     if "&" in url:  # Pushshift (and the API without raw_json) HTML-escape &, < and > in URLs
         url = unescape_reddit(url)
@@ -368,7 +375,7 @@ def classify(record, opts: HarvestOptions) -> tuple[Submission | None, str | Non
     subreddit = r.subreddit
     subreddit = subreddit if isinstance(subreddit, str) else str(subreddit or "")
     domain = host[4:] if host.startswith("www.") else host  # as webtext.urls.domain_of
-    return Submission(str(rid), url, domain, subreddit, created, score), None
+    return _submission((str(rid), url, domain, subreddit, created, score)), None
 
 
 def drop_early(batch: list, opts: HarvestOptions) -> tuple[list, int, int]:
