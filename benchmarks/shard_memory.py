@@ -5,8 +5,8 @@ memory (`read_documents` + `write_shards`, what the command did before), on the 
 
 Documents as in benchmarks/intermediate_format.py (real article sentences, 2-8 KB each). Each
 variant runs in its own process; its peak RSS (ru_maxrss of the child) is printed, with the
-shards' sha256s, which must be the same. `webtext shard` also writes the card, whose statistics
-(webtext/card.py, DuckDB over the shards plus one word count per document) add to its peak.
+shards' sha256s, which must be the same. `webtext shard` also writes the card, from the statistics
+taken as each shard is written (webtext/card.py `shard_stats`), so it adds little to the peak.
 """
 
 from __future__ import annotations
