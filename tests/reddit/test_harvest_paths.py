@@ -115,7 +115,8 @@ def _plain_harvest(files, opts: HarvestOptions, out, on_error: str = "fail") -> 
             sub, reason = classify(record, opts)
             if sub is None:
                 rid, url = record.get("id", "?"), record.get("url")
-                report.drop(reason, example=(f"{rid} {url}" if isinstance(url, str) else str(rid))[:300])
+                text = f"{rid} {url}" if isinstance(url, str) else str(rid)
+                report.drop(reason, example=text.encode("utf-8", "backslashreplace").decode()[:300])
             else:
                 by_url.setdefault(sub.url, []).append((sub.id, sub.created_utc, sub.score, sub.subreddit))
     rows = []
@@ -174,6 +175,113 @@ def test_fast_path_equals_plain_path(tmp_path, monkeypatch, options, max_urls):
     assert expected <= set(fast.dropped)
     assert fast.dropped["malformed_json"] >= 4 + 6  # the split pairs: six malformed lines, never records
     assert fast.links > 50
+
+
+# Numbers the links table cannot hold (int64 scores and sums, int64 milliseconds since 1970) and
+# text it cannot hold (lone UTF-16 surrogates): each is a `bad_field` drop, never a failed write.
+OUT_OF_RANGE = [
+    {"score": s} for s in (1e30, 2**70, 2**63, 2**63 - 1, -(2**63) - 1, 2**31, -(2**31), "1e30", "9" * 30, 1.5e19, -1e300)
+] + [
+    {"created_utc": c} for c in (-1, -(2**62), 2**70, 2**63, 1e30, "-5", "1e30", -1.5, 253402300800, 10**15)
+] + [
+    {"id": "\ud800"}, {"subreddit": "a\udfffb"},
+    {"created_utc": -7, "score": 0}, {"created_utc": 2**70, "score": 0}, {"created_utc": CAP + 9, "score": 2**70},
+]  # fmt: skip
+
+
+def _out_of_range_lines() -> list[bytes]:
+    """Records that would be kept but for one field out of range (also below the karma bar or after
+    the cap, where `bad_field` still comes first)."""
+    lines = []
+    for i, fields in enumerate(OUT_OF_RANGE):
+        rec = {"id": f"oor{i}", "url": f"https://range.example/{i}", "created_utc": CAP - 100, "score": 50,
+               "subreddit": "s", "title": "t"} | fields  # fmt: skip
+        lines.append(json.dumps(rec).encode())
+    return lines
+
+
+@pytest.mark.parametrize(
+    "options,max_urls",
+    [({}, 200_000), ({"karma_rule": "sum"}, 200_000), ({"keep_nsfw": True, "min_karma": 0}, 200_000), ({"min_karma": 5}, 7)],
+)
+def test_out_of_range_numbers_are_bad_field(tmp_path, monkeypatch, options, max_urls):
+    """A huge or negative score or time (int, float or string) or a lone surrogate: the harvest
+    finishes, counts each as `bad_field` with an example, and the fast path equals the plain one."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    monkeypatch.setattr(dumps_module, "CHUNK", 2048)
+    base = _dump_lines(5, 3000, odd=False)
+    _write(inputs / "RS_2017-09.zst", base)
+    base_report = harvest([inputs], "2017-12", tmp_path / "base", **options)
+    lines = list(base)
+    rng = random.Random(6)
+    for line in _out_of_range_lines():
+        lines.insert(rng.randrange(len(lines)), line)
+    _write(inputs / "RS_2017-09.zst", lines)
+    files = plan_dump_files([inputs], "2017-12").selected
+
+    fast = harvest([inputs], "2017-12", tmp_path / "fast", max_urls_in_memory=max_urls, **options)
+    plain = _plain_harvest(files, HarvestOptions("2017-12", **options), tmp_path / "plain")
+
+    assert fast.read == plain.read == fast.kept + sum(fast.dropped.values()) == base_report.read + len(OUT_OF_RANGE)
+    assert fast.dropped["bad_field"] == base_report.dropped.get("bad_field", 0) + len(OUT_OF_RANGE)
+    assert (fast.kept, dict(fast.dropped)) == (base_report.kept, dict(base_report.dropped) | {"bad_field": fast.dropped["bad_field"]})
+    assert (fast.kept, dict(fast.dropped)) == (plain.kept, dict(plain.dropped))
+    assert fast.samples == plain.samples
+    assert any(e.startswith("oor") for e in fast.samples["bad_field"]) or base_report.dropped.get("bad_field", 0) >= SAMPLES_PER_REASON
+    assert json.loads((tmp_path / "fast" / "report.json").read_text())["dropped"]["bad_field"] == fast.dropped["bad_field"]
+    assert read_links(tmp_path / "fast" / "links") == read_links(tmp_path / "plain" / "links") == read_links(tmp_path / "base" / "links")
+    assert _digests(tmp_path / "fast" / "links") == _digests(tmp_path / "plain" / "links")
+
+
+def test_out_of_range_records_one_by_one(tmp_path):
+    """Each out-of-range record, as the typed struct and as a dict: `classify` says `bad_field`
+    (before `after_until` and `low_karma`), and `drop_early` leaves it to `classify`; a record alone
+    in a dump gives a finished harvest with one `bad_field` drop and its example."""
+    import msgspec
+
+    from webtext.reddit.links import drop_early
+
+    decode = msgspec.json.Decoder(RecordFields).decode
+    for rule in ("max", "sum"):
+        opts = HarvestOptions("2017-12", karma_rule=rule)
+        for line in _out_of_range_lines():
+            record = json.loads(line)
+            assert classify(record, opts) == (None, "bad_field"), line
+            try:
+                typed = decode(line)
+            except msgspec.MsgspecError:  # refused: read as a dict then (checked above)
+                continue
+            assert classify(typed, opts) == (None, "bad_field"), line
+            assert drop_early([typed], opts) == ([typed], 0, 0), line
+    # A surrogate in the URL makes it no URL: `bad_url`, and its example is written escaped.
+    path = tmp_path / "RS_2017-08.ndjson"
+    path.write_text(json.dumps({"id": "u1", "url": "https://s.example/\ud800", "created_utc": 1, "score": 9}) + "\n")
+    report = harvest([path], "2017-12", tmp_path / "out-u")
+    assert dict(report.dropped) == {"bad_url": 1}
+    assert report.samples["bad_url"] == ["u1 https://s.example/\\ud800"]
+    for i, line in enumerate(_out_of_range_lines()):
+        path = tmp_path / f"in{i}" / "RS_2017-09.ndjson"
+        path.parent.mkdir()
+        path.write_bytes(line + b"\n")
+        report = harvest([path], "2017-12", tmp_path / f"out{i}")
+        assert (report.read, report.kept, dict(report.dropped)) == (1, 0, {"bad_field": 1})
+        assert report.samples["bad_field"][0].endswith(f" https://range.example/{i}")
+
+
+def test_numbers_at_the_edges_are_written(tmp_path):
+    """The largest score and the earliest and latest times that are accepted reach the Parquet
+    file unchanged; a URL's score sum beyond 2**31 is fine."""
+    big = 2**31 - 1
+    recs = [{"id": f"e{i}", "url": "https://edge.example/a", "created_utc": 0 if i == 0 else CAP - 1, "score": big}
+            for i in range(5)]  # fmt: skip
+    recs.append({"id": "n1", "url": "https://edge.example/b", "created_utc": 1.9, "score": "-2147483647"})
+    path = tmp_path / "RS_2017-09.ndjson"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    report = harvest([path], "2017-12", tmp_path / "out", min_karma=-(2**31) + 1)
+    assert report.dropped == {}
+    rows = read_links(tmp_path / "out" / "links")
+    assert [(r["score"], r["score_sum"], r["first_created_utc"]) for r in rows] == [(big, 5 * big, 0), (-big, -big, 1)]
 
 
 @pytest.mark.parametrize("odd", [[line] for line in ODD_LINES] + SPLIT_PAIRS, ids=lambda odd: repr(odd[0][:24]))

@@ -79,6 +79,8 @@ def _example(record) -> str:
     rid = record.get("id", "?")
     url = record.get("url")
     text = f"{rid} {url}" if isinstance(url, str) else str(rid)
+    if not text.isascii():  # a lone surrogate (`bad_field`) is written escaped, as `\ud800`
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text[:300]
 
 

@@ -8,7 +8,7 @@ order and the first that fails names the reason, so every record is counted exac
 | reason                | the record is dropped when                                                      |
 |-----------------------|----------------------------------------------------------------------------------|
 | `missing_field`       | `id`, `url`, `created_utc` or `score` is absent or null                           |
-| `bad_field`           | `created_utc` or `score` is not a number (int, float and numeric strings are fine), or `url` is not a string |
+| `bad_field`           | `created_utc` or `score` is not a number (int, float and numeric strings are fine) or out of range (`SCORE_LIMIT`, `CREATED_MAX`), or `url` is not a string; also, checked last (after `blocked_domain`), an `id` or `subreddit` that is no UTF-8 (a lone surrogate) |
 | `after_until`         | `created_utc` >= the first instant (UTC) after the `until` month                  |
 | `low_karma`           | `score` < `min_karma` (karma rule `max` only; under `sum` see below)               |
 | `deleted`             | the post was deleted by its author: `removed_by_category == "deleted"`, or its title, URL or self text is `[deleted]` |
@@ -271,6 +271,27 @@ def _as_int(value) -> int | None:
     return None
 
 
+# The ranges a record's numbers must lie in to be written (else `bad_field`). The links table holds
+# `score` and `score_sum` as int64 and `first_created_utc` as int64 milliseconds: a score or time
+# outside these ranges (1e30, 2**70, a time before 1970) would make the Parquet write fail, so it is
+# a bad record, counted, never a crash. Real scores are well inside +-2**31, and with each score
+# there the sum over a URL cannot leave int64 (that would take 2**32 submissions of one URL).
+SCORE_LIMIT = 2**31  # -SCORE_LIMIT < score < SCORE_LIMIT
+CREATED_MAX = 253402300799  # 9999-12-31T23:59:59Z: 0 <= created_utc <= CREATED_MAX
+
+
+def _writable(*texts: str) -> bool:
+    """True when every text can be written as UTF-8 (a lone UTF-16 surrogate, which `json.loads`
+    accepts as `"\\ud800"`, cannot)."""
+    for text in texts:
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True
+
+
 def _truthy(value) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1", "yes")
@@ -347,6 +368,8 @@ def classify(record, opts: HarvestOptions) -> tuple[Submission | None, str | Non
         score = _as_int(score)
     if created is None or score is None or not isinstance(url, str):
         return None, "bad_field"
+    if not (0 <= created <= CREATED_MAX and -SCORE_LIMIT < score < SCORE_LIMIT):  # see SCORE_LIMIT
+        return None, "bad_field"
     if created >= opts.cap_utc:
         return None, "after_until"
     if score < opts.min_karma and opts.karma_rule == "max":
@@ -374,8 +397,11 @@ def classify(record, opts: HarvestOptions) -> tuple[Submission | None, str | Non
         return None, listed
     subreddit = r.subreddit
     subreddit = subreddit if isinstance(subreddit, str) else str(subreddit or "")
+    rid = str(rid)
+    if not _writable(url, rid, subreddit):  # checked last: only the few records that get this far
+        return None, "bad_field"
     domain = host[4:] if host.startswith("www.") else host  # as webtext.urls.domain_of
-    return _submission((str(rid), url, domain, subreddit, created, score)), None
+    return _submission((rid, url, domain, subreddit, created, score)), None
 
 
 def drop_early(batch: list, opts: HarvestOptions) -> tuple[list, int, int]:
@@ -387,29 +413,35 @@ def drop_early(batch: list, opts: HarvestOptions) -> tuple[list, int, int]:
     counts them; everything else (dicts, other types, records past both checks) is in `rest`, in
     batch order, for `classify`. A record is taken out only where `classify` would answer the same
     reason: the checks before `after_until` (`missing_field`, `bad_field`) cannot fire on a plain
-    record. `low_karma` is taken out only under the `max` rule.
+    record (in-range int `created_utc` and `score`, checked here too). `low_karma` is taken out only under the `max` rule.
     """
     cap, bar, fields = opts.cap_utc, opts.min_karma, RecordFields
+    top, low, high = CREATED_MAX, -SCORE_LIMIT, SCORE_LIMIT
+    # (A number out of range is `bad_field`, which comes first: such records stay for `classify`.)
     live = [
         r
         for r in batch
         if type(r) is not fields
         or type(c := r.created_utc) is not int
         or c < cap
-        or type(r.score) is not int
+        or c > top
+        or type(s := r.score) is not int
+        or not low < s < high
         or type(r.url) is not str
         or not r.id
     ]
     if opts.karma_rule != "max":
         return live, len(batch) - len(live), 0
-    # Taken out here: plain, score below the bar and (being in `live`) created before the cap.
+    # Taken out here: plain, score below the bar and created before the cap, both in range.
+    bar = min(bar, high)
     rest = [
         r
         for r in live
         if type(r) is not fields
         or type(s := r.score) is not int
-        or s >= bar
-        or type(r.created_utc) is not int
+        or not low < s < bar
+        or type(c := r.created_utc) is not int
+        or not 0 <= c < cap
         or type(r.url) is not str
         or not r.id
     ]
