@@ -398,7 +398,9 @@ def classify(record, opts: HarvestOptions) -> tuple[Submission | None, str | Non
     subreddit = r.subreddit
     subreddit = subreddit if isinstance(subreddit, str) else str(subreddit or "")
     rid = str(rid)
-    if not _writable(url, rid, subreddit):  # checked last: only the few records that get this far
+    # Checked last: only the few records that get this far. (`url` is ASCII: `normalize_url`
+    # percent-escapes its path and query and IDNA-encodes its host.)
+    if not (rid.isascii() and subreddit.isascii()) and not _writable(rid, subreddit):
         return None, "bad_field"
     domain = host[4:] if host.startswith("www.") else host  # as webtext.urls.domain_of
     return _submission((rid, url, domain, subreddit, created, score)), None
