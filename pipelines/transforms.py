@@ -37,7 +37,8 @@ survivors per unit (`DedupFiles`), the shards stage shuffles only file names (`S
 | `DedupFiles`   | `dedup.exact.url_key`/`text_key`, `dedup.minhash.signature` per unit (`DocKeys`), `Dedup` over these key records (GroupByKeys, `dedup.clusters`), `WriteSurvivors` per unit |
 
 Near-duplicates, the distributed way (`NearDedup`): a MinHash signature per document; one
-`(band key, doc id)` pair per band (`clusters.band_pairs`); a GroupByKey per band key; the members
+`(band key, doc id)` pair per band (`clusters.band_pairs`), grouped by a hash partition of the band
+key and, inside each partition, by band key; the members
 of buckets of two or more joined with their signatures (CoGroupByKey on the id) and grouped again
 per bucket, where `clusters.bucket_edges` keeps the pairs whose signatures agree on at least the
 threshold; the distinct edges then go to ONE key where `clusters.connected_components` (union-find)
@@ -546,18 +547,32 @@ class ExactDedup(beam.PTransform):
         return res[KEPT], res[DROPPED]
 
 
+BAND_PARTITIONS = 4096  # groups of band keys: a few large groups, not one small group per band key
+
+
 def _band_pairs(opts, rec: dict):
+    """One `(partition, (band key, id))` per band of a document; the partition is a hash of the
+    band key, so a band bucket's members all land in one partition."""
     from webtext.dedup import clusters
 
     bands, rows = opts.lsh()
-    return clusters.band_pairs(rec["id"], rec["sig"], bands, rows)
+    return [(zlib.crc32(key) % BAND_PARTITIONS, (key, doc_id))
+            for key, doc_id in clusters.band_pairs(rec["id"], rec["sig"], bands, rows)]
 
 
 def _bucket_members(item):
-    """A band bucket -> (member id, band key) for each member of a bucket of two or more."""
-    key, ids = item
-    ids = sorted(set(ids))
-    return [(doc_id, key) for doc_id in ids] if len(ids) > 1 else []
+    """One partition of band pairs -> (member id, band key) for each member of a band bucket of
+    two or more. Grouping by partition rather than by band key keeps the shuffle's keys few (on
+    the local runner, every distinct key costs the launcher a dict entry and a list)."""
+    _, pairs = item
+    buckets: dict[bytes, set] = {}
+    for key, doc_id in pairs:
+        buckets.setdefault(key, set()).add(doc_id)
+    out = []
+    for key, ids in sorted(buckets.items()):
+        if len(ids) > 1:
+            out.extend((doc_id, key) for doc_id in sorted(ids))
+    return out
 
 
 def _signed_members(item):
@@ -640,7 +655,7 @@ class NearDedup(beam.PTransform):
         members = (
             recs
             | "BandKeys" >> beam.FlatMap(functools.partial(_band_pairs, opts))
-            | "ByBand" >> beam.GroupByKey()
+            | "ByBandPartition" >> beam.GroupByKey()
             | "Candidates" >> beam.FlatMap(_bucket_members)
         )
         sigs = recs | "Signatures" >> beam.Map(lambda r: (r["id"], r["sig"]))
