@@ -109,13 +109,21 @@ def _memo():
 
 
 def _patch_parsers() -> None:
-    """Two helpers of newspaper's that its scoring calls for every candidate node and again for
-    each of its ancestors, replaced by equivalents that give the same answers:
+    """Helpers of newspaper's that its scoring calls for every candidate node and again for each
+    of its ancestors, replaced by equivalents that give the same answers:
 
     * `parsers.get_text(node)` deep-copies the subtree, strips comments (with their tails),
       scripts, styles, selects, options and textareas from the copy, and joins its text. When the
       subtree has none of those (nearly always, on a tree `page.prepare` has cleaned) the text is
       joined from the node itself, without the copy; otherwise newspaper's own function runs.
+      Its whitespace squeeze (`text.inner_trim`: a regex, then line joins and a strip) is
+      `" ".join(text.split())`: `\s` in a `str` regex and `str.split()` are the same characters.
+    * `parsers.get_level(node)` split the node's XPath (`getpath` counts siblings at every
+      level): the same number, 1 + its ancestors.
+    * `parsers.get_elements_by_tagslist` compiled its XPath on every call: compiled once per list.
+    * `parsers.fromstring`, which newspaper uses to make the tree the top node's copy goes into,
+      parses with webtext's parser (`page._parser`), so that tree's elements are the same
+      classes, picked in C.
     * `parsers.is_highlink_density(node, language)` built a `StopWords` (a file check and an
       import) for every word count: the same test with the tokenizer looked up once per language.
 
@@ -127,20 +135,45 @@ def _patch_parsers() -> None:
     from math import exp
 
     import lxml.etree
+    import lxml.html
     import newspaper.parsers as parsers
     import newspaper.text as text_mod
 
+    from webtext.extract.page import _parser
+
     copying_get_text = parsers.get_text
     stripped = (lxml.etree.Comment, "script", "style", "select", "option", "textarea")
-    inner_trim = text_mod.inner_trim
     tokenizers: dict = {}
+    tag_xpaths: dict = {}
+
+    def get_elements_by_tagslist(node, tag_list):
+        if not isinstance(node.tag, str):  # a compiled XPath takes elements only
+            return newspaper_tagslist(node, tag_list)
+        key = tuple(tag_list)
+        if key not in tag_xpaths:
+            tag_xpaths[key] = lxml.etree.XPath(" | ".join(f".//{tag}" for tag in tag_list))
+        return tag_xpaths[key](node)
+
+    def get_level(node) -> int:
+        return 1 + sum(1 for _ in node.iterancestors())
+
+    def fromstring(html):
+        if isinstance(html, str) and not html.startswith("<?"):
+            try:
+                return lxml.html.fromstring(html, parser=_parser())
+            except Exception:
+                pass  # newspaper's own path logs it and returns None
+        return newspaper_fromstring(html)
+
+    newspaper_fromstring = parsers.fromstring
+    newspaper_tagslist = parsers.get_elements_by_tagslist
 
     def get_text(node):
         memo = getattr(_LOCAL, "text", None)
         if memo is not None and node in memo:
             return memo[node]
         if isinstance(node.tag, str) and next(node.iterdescendants(*stripped), None) is None:
-            text = inner_trim(" ".join(node.itertext()).strip())
+            text = " ".join(" ".join(node.itertext()).split())
         else:
             text = copying_get_text(node)
         if memo is not None:
@@ -177,7 +210,7 @@ def _patch_parsers() -> None:
         # newspaper's test: link words (an empty link counts 1) as a share of the node's words,
         # against a limit falling from ~65% for short texts to ~35% for long ones; short texts
         # with more than two links and over half their words in links are dense too.
-        links = parsers.get_elements_by_tagslist(e, ["a", "button"])
+        links = get_elements_by_tagslist(e, ("a", "button"))
         if not links:
             return False
         total = word_count(get_text(e), language)
@@ -203,12 +236,18 @@ def _patch_parsers() -> None:
             if v not in patterns:
                 patterns[v] = re.compile(v, re.UNICODE | re.IGNORECASE)
             tests.append((k, patterns[v]))
-        return [el for el in node.iterdescendants(tag or lxml.etree.Element)
-                if all(rx.search(el.get(k) or "") for k, rx in tests)]
+        elements = node.iterdescendants(tag or lxml.etree.Element)
+        if len(tests) == 1:
+            k, search = tests[0][0], tests[0][1].search
+            return [el for el in elements if search(el.get(k) or "")]
+        return [el for el in elements if all(rx.search(el.get(k) or "") for k, rx in tests)]
 
     parsers.get_text = get_text
     parsers.is_highlink_density = is_highlink_density
     parsers.get_tags_regex = get_tags_regex
+    parsers.get_elements_by_tagslist = get_elements_by_tagslist
+    parsers.get_level = get_level
+    parsers.fromstring = fromstring
     _PARSERS_PATCHED = True
 
 
