@@ -267,6 +267,21 @@ def make_config(language: str | None = None):
 
 
 _BODY_CLASS = None
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ-_", "abcdefghijklmnopqrstuvwxyz  ")
+_XPATH_SPACE = re.compile("[ \t\r\n]+")  # normalize-space()'s whitespace
+_ARTICLE_WORDS = ("articlebody", "article", "story")
+_PARAGRAPH = re.compile("paragraph", re.UNICODE | re.IGNORECASE)
+
+
+def _article_div(el) -> bool:
+    """newspaper's XPath tests for a <div> named like an article body: a word of its id or class
+    (ASCII-lowercased, `-`/`_` as spaces, split on XPath whitespace) is one of `_ARTICLE_WORDS`,
+    or its class matches `paragraph` (EXSLT `re:test`, case ignored)."""
+    for attr in ("id", "class"):
+        value = el.get(attr)
+        if value and any(w in _ARTICLE_WORDS for w in _XPATH_SPACE.split(value.translate(_ASCII_LOWER))):
+            return True
+    return bool(_PARAGRAPH.search(el.get("class") or ""))
 
 
 def _body_class():
@@ -290,9 +305,24 @@ def _body_class():
 
         class _Body(ArticleBodyExtractor):
             def nodes_to_check(self, doc):
-                self._position = {el: i for i, el in enumerate(doc.iter())}
-                nodes = super().nodes_to_check(doc)
-                return sorted(nodes, key=lambda n: (_TAG_ORDER.get(n.tag, 5), self._position.get(n, -1)))
+                """newspaper 0.9.6's candidates in one pass over the tree, in document order
+                within each tag (see "Deterministic"): every <p>, <pre>, <td>, <article>, then
+                the <div>s named like an article body (an id or class word `articlebody`,
+                `article` or `story`, dashes and underscores as spaces, ASCII case ignored, or
+                a class matching `paragraph`), or every <div> when none is and fewer than five
+                other candidates were found."""
+                self._position = position = {}
+                found = {tag: [] for tag in _TAG_ORDER}
+                named_divs = []
+                for i, el in enumerate(doc.iter()):
+                    position[el] = i
+                    bucket = found.get(el.tag) if i else None  # doc itself is not a candidate
+                    if bucket is not None:
+                        bucket.append(el)
+                        if el.tag == "div" and _article_div(el):
+                            named_divs.append(el)
+                nodes = found["p"] + found["pre"] + found["td"] + found["article"]
+                return nodes + (named_divs if named_divs or len(nodes) >= 5 else found["div"])
 
             def parse(self, doc):
                 with _memo():
