@@ -59,6 +59,8 @@ def _import():
 
 
 _TOKENIZER_PATCHED = False
+# newspaper's own functions that webtext replaces (kept for the tests that compare the two)
+ORIGINALS: dict = {}
 
 
 def _patch_tokenizer() -> None:
@@ -89,6 +91,7 @@ def _patch_tokenizer() -> None:
         text = text.lower()
         return tokenize(text) if unit_separators.search(text) else text.split()
 
+    ORIGINALS["default_tokenizer"] = text_mod.default_tokenizer
     text_mod.default_tokenizer = default_tokenizer
     _TOKENIZER_PATCHED = True
 
@@ -117,7 +120,7 @@ def _patch_parsers() -> None:
       subtree has none of those (nearly always, on a tree `page.prepare` has cleaned) the text is
       joined from the node itself, without the copy; otherwise newspaper's own function runs.
       Its whitespace squeeze (`text.inner_trim`: a regex, then line joins and a strip) is
-      `" ".join(text.split())`: `\s` in a `str` regex and `str.split()` are the same characters.
+      `" ".join(text.split())`: `\\s` in a `str` regex and `str.split()` are the same characters.
     * `parsers.get_level(node)` split the node's XPath (`getpath` counts siblings at every
       level): the same number, 1 + its ancestors.
     * `parsers.get_elements_by_tagslist` compiled its XPath on every call: compiled once per list.
@@ -242,6 +245,8 @@ def _patch_parsers() -> None:
             return [el for el in elements if search(el.get(k) or "")]
         return [el for el in elements if all(rx.search(el.get(k) or "") for k, rx in tests)]
 
+    for name in ("get_text", "is_highlink_density", "get_tags_regex", "get_elements_by_tagslist", "get_level", "fromstring"):
+        ORIGINALS[name] = getattr(parsers, name)
     parsers.get_text = get_text
     parsers.is_highlink_density = is_highlink_density
     parsers.get_tags_regex = get_tags_regex
