@@ -59,6 +59,8 @@ def test_newspaper_helpers_answer_as_newspapers_own():
         for el in root.iter():
             assert _call(parsers.get_text, el) == _call(orig["get_text"], el)
             assert _call(parsers.get_level, el) == _call(orig["get_level"], el)
+            for tag in ("p", "div", None):
+                assert _call(parsers.get_tags, el, tag) == _call(orig["get_tags"], el, tag)
             for tags in (["a", "button"], ["object", "embed"]):
                 assert _call(parsers.get_elements_by_tagslist, el, tags) == _call(orig["get_elements_by_tagslist"], el, tags)
             for lang in ("en", None):

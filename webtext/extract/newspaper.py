@@ -123,7 +123,8 @@ def _patch_parsers() -> None:
       `" ".join(text.split())`: `\\s` in a `str` regex and `str.split()` are the same characters.
     * `parsers.get_level(node)` split the node's XPath (`getpath` counts siblings at every
       level): the same number, 1 + its ancestors.
-    * `parsers.get_elements_by_tagslist` compiled its XPath on every call: compiled once per list.
+    * `parsers.get_elements_by_tagslist` and `parsers.get_tags` (without attributes) compiled
+      their XPath on every call: compiled once per tag list or tag.
     * `parsers.fromstring`, which newspaper uses to make the tree the top node's copy goes into,
       parses with webtext's parser (`page._parser`), so that tree's elements are the same
       classes, picked in C.
@@ -157,6 +158,15 @@ def _patch_parsers() -> None:
             tag_xpaths[key] = lxml.etree.XPath(" | ".join(f".//{tag}" for tag in tag_list))
         return tag_xpaths[key](node)
 
+    def get_tags(node, tag=None, attribs=None, attribs_match="exact", ignore_dashes=False):
+        # newspaper's `.//tag` (no attributes asked) with the XPath compiled once per tag
+        if attribs or not isinstance(node.tag, str) or attribs_match not in ("exact", "substring", "word"):
+            return newspaper_get_tags(node, tag=tag, attribs=attribs, attribs_match=attribs_match, ignore_dashes=ignore_dashes)
+        key = (tag or "*",)
+        if key not in tag_xpaths:
+            tag_xpaths[key] = lxml.etree.XPath(f".//{key[0]}")
+        return tag_xpaths[key](node)
+
     def get_level(node) -> int:
         return 1 + sum(1 for _ in node.iterancestors())
 
@@ -170,6 +180,7 @@ def _patch_parsers() -> None:
 
     newspaper_fromstring = parsers.fromstring
     newspaper_tagslist = parsers.get_elements_by_tagslist
+    newspaper_get_tags = parsers.get_tags
 
     def get_text(node):
         memo = getattr(_LOCAL, "text", None)
@@ -245,12 +256,14 @@ def _patch_parsers() -> None:
             return [el for el in elements if search(el.get(k) or "")]
         return [el for el in elements if all(rx.search(el.get(k) or "") for k, rx in tests)]
 
-    for name in ("get_text", "is_highlink_density", "get_tags_regex", "get_elements_by_tagslist", "get_level", "fromstring"):
+    for name in ("get_text", "is_highlink_density", "get_tags_regex", "get_tags", "get_elements_by_tagslist", "get_level",
+                 "fromstring"):
         ORIGINALS[name] = getattr(parsers, name)
     parsers.get_text = get_text
     parsers.is_highlink_density = is_highlink_density
     parsers.get_tags_regex = get_tags_regex
     parsers.get_elements_by_tagslist = get_elements_by_tagslist
+    parsers.get_tags = get_tags
     parsers.get_level = get_level
     parsers.fromstring = fromstring
     _PARSERS_PATCHED = True
