@@ -207,6 +207,9 @@ def _stage_transform(config: BuildConfig, stage: str):
             share_rates(opts, config.effective_buckets())
         if opts["replay"]:
             opts["replay"] = [os.path.abspath(p) if "://" not in p else p for p in opts["replay"]]
+            fetch_dir = store.stage_dir(config.out, "fetch")
+            if "://" not in fetch_dir:  # one URL index for every crawl of the stage (replay.ArchiveIndex)
+                opts["replay_index"] = os.path.join(os.path.abspath(fetch_dir), "replay-index.sqlite")
         return t.Fetch(store.stage_dir(config.out, "fetch"), opts, config.effective_buckets(), config.fetch_batch_size)
     if stage == "extract":
         return t.Extract()

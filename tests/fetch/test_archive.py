@@ -216,3 +216,47 @@ def test_readers_ignore_what_a_dead_crawl_never_committed(tmp_path):
     from webtext.extract.documents import iter_fetch_pages, iter_warc_pages
 
     assert sorted(p.url for p in iter_warc_pages([tmp_path / "warc"])) == sorted(p.url for p in iter_fetch_pages(tmp_path))
+
+
+def _index_lookups(index, urls):
+    return {u: index.get(u) for u in urls}
+
+
+def test_replay_index_file_is_built_once_and_rebuilt_when_the_archive_changes(tmp_path, monkeypatch):
+    """The build's crawls share one SQLite URL index: the first builds it, the others read it
+    without opening the archive; it answers as the in-memory index does (last record per URL,
+    Scrapy's spelling of a URL as an alias) and is rebuilt when a WARC file changes."""
+    from webtext.fetch import replay
+
+    writer = RollingWarcWriter(tmp_path)
+    urls = ["http://example.com/a", "http://example.com/b", "http://example.com/a", "http://exämple.com/ü x"]
+    for i, url in enumerate(urls):
+        writer.write_set([_ex(url, f"<html>page {i}</html>".encode())], fetch_url=url)
+    writer.committed(len(urls), writer.sync())
+    writer.close()
+    asked = urls + ["http://xn--exmple-cua.com/%C3%BC%20x", "http://example.com/missing"]
+    db = tmp_path / "stage" / "replay-index.sqlite"
+    in_memory = _index_lookups(ArchiveIndex([tmp_path / "warc"]), asked)
+    assert in_memory["http://example.com/a"] == max(in_memory["http://example.com/a"], in_memory["http://example.com/b"])
+    assert in_memory["http://xn--exmple-cua.com/%C3%BC%20x"] is not None  # the spelling Scrapy requests
+    assert _index_lookups(ArchiveIndex([tmp_path / "warc"], db), asked) == in_memory
+    built = db.stat().st_mtime_ns
+
+    def no_reading(*a, **k):
+        raise AssertionError("the archive was read again although the index file is current")
+
+    with monkeypatch.context() as m:
+        m.setattr(replay, "_fill_index", no_reading)
+        assert _index_lookups(ArchiveIndex([tmp_path / "warc"], db), asked) == in_memory
+    assert db.stat().st_mtime_ns == built
+
+    # the archive grows (a later crawl appended a page): the index is rebuilt, not served stale
+    writer = RollingWarcWriter(tmp_path)
+    writer.write_set([_ex("http://example.com/c", b"<html>new</html>")], fetch_url="http://example.com/c")
+    writer.committed(len(urls) + 1, writer.sync())
+    writer.close()
+    fresh = ArchiveIndex([tmp_path / "warc"], db)
+    assert fresh.get("http://example.com/c") == ArchiveIndex([tmp_path / "warc"]).get("http://example.com/c") is not None
+    # a file at the index's path that is not an index (cut short, foreign) is rebuilt
+    db.write_bytes(b"not a database")
+    assert _index_lookups(ArchiveIndex([tmp_path / "warc"], db), asked)["http://example.com/b"] == in_memory["http://example.com/b"]

@@ -78,7 +78,10 @@ def _crawl_main(job_path: str) -> int:
     if opts.replay:
         from webtext.fetch.replay import ArchiveIndex
 
-        ArchiveIndex.cached(list(opts.replay))  # an unreadable archive fails here, before any row is logged
+        # Built once and kept (next to the crawl's output unless the caller shares one between
+        # crawls, as the build does); an unreadable archive fails here, before any row is logged.
+        opts.replay_index = opts.replay_index or str(out_dir / "replay-index.sqlite")
+        ArchiveIndex.cached(list(opts.replay), opts.replay_index)
     recover(out_dir, committed_warc_sizes(out_dir))
     done = logged_urls(out_dir)
     todo, invalid = [], []

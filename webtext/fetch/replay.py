@@ -313,34 +313,120 @@ def check_warc_files(paths) -> list[Path]:
 
 
 class ArchiveIndex:
-    """URL -> (path, offset) of the last response record archived for it, over the given WARCs."""
+    """URL -> (path, offset) of the last response record archived for it, over the given WARCs.
 
-    def __init__(self, paths):
-        from w3lib.url import safe_url_string  # the spelling Scrapy gives request URLs
+    Kept in SQLite. A build's fetch stage runs one crawl process per batch of URLs; if each read
+    every WARC to find its few URLs, replay would cost (batches x archive), quadratic in the
+    corpus. With `db` (a file path) the index is built once, under a lock, by the first process
+    that needs it, and every later one looks its URLs up without reading the archive. It is
+    rebuilt only when the WARC files change: their paths, sizes, mtimes and committed lengths are
+    stored with it. Without `db` it lives in this process's memory."""
 
-        self.locations: dict[str, tuple[str, int]] = {}
-        check_warc_files(paths)
-        for path, limit in _committed_files(paths):
-            for record, it in _records(path, limit):
-                if record.rec_type in ("response", "revisit") and record.http_headers is not None:
-                    uri = record.rec_headers.get_header("WARC-Target-URI")
-                    loc = (str(path.resolve()), it.get_record_offset())
-                    self.locations[uri] = loc
-                    self.locations.setdefault(safe_url_string(uri), loc)
+    def __init__(self, paths, db: str | os.PathLike | None = None):
+        import sqlite3
+
+        check_warc_files(paths)  # one record per file: a bad or missing archive is an InputError here
+        files = [(str(p.resolve()), limit) for p, limit in _committed_files(paths)]
+        if db is None:
+            self._db = sqlite3.connect(":memory:", check_same_thread=False)
+            _fill_index(self._db, files)
+            return
+        db = Path(db)
+        stamp = _files_stamp(files)
+        self._db = _open_index(db, stamp)
+        if self._db is None:
+            import fcntl
+
+            db.parent.mkdir(parents=True, exist_ok=True)
+            with open(f"{db}.lock", "a+b") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # one builder; the others wait, then read its file
+                self._db = _open_index(db, stamp)
+                if self._db is None:
+                    tmp = db.with_name(f"{db.name}.tmp-{os.getpid()}")
+                    tmp.unlink(missing_ok=True)
+                    con = sqlite3.connect(tmp)
+                    _fill_index(con, files)
+                    con.execute("INSERT INTO meta VALUES ('files', ?)", (stamp,))
+                    con.commit()
+                    con.close()
+                    os.replace(tmp, db)
+                    self._db = _open_index(db, stamp)
 
     def get(self, url: str) -> tuple[str, int] | None:
-        return self.locations.get(url)
+        row = self._db.execute(
+            "SELECT f.path, u.offset FROM urls u JOIN files f ON f.id = u.file WHERE u.url = ?", (url,)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
 
-    _cache: dict[tuple[str, ...], "ArchiveIndex"] = {}
+    _cache: dict[tuple, "ArchiveIndex"] = {}
 
     @classmethod
-    def cached(cls, paths) -> "ArchiveIndex":
-        """One index per set of paths and process: the crawl process builds it before Scrapy starts
+    def cached(cls, paths, db: str | os.PathLike | None = None) -> "ArchiveIndex":
+        """One index per set of paths and process: the crawl process opens it before Scrapy starts
         (so a bad WARC fails the run with a clear error), the download handler reuses it."""
-        key = tuple(str(p) for p in paths)
+        key = (tuple(str(p) for p in paths), str(db) if db else None)
         if key not in cls._cache:
-            cls._cache[key] = cls(paths)
+            cls._cache[key] = cls(paths, db)
         return cls._cache[key]
+
+
+def _files_stamp(files) -> str:
+    """What the index was built from: each WARC's path, committed length, size and mtime."""
+    import json
+
+    out = []
+    for path, limit in files:
+        st = os.stat(path)
+        out.append([path, limit, st.st_size, st.st_mtime_ns])
+    return json.dumps(out)
+
+
+def _open_index(db: Path, stamp: str):
+    """A read-only connection to the index at `db` if it was built from exactly these files."""
+    import sqlite3
+
+    if not db.is_file():
+        return None
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
+        row = con.execute("SELECT value FROM meta WHERE key = 'files'").fetchone()
+    except sqlite3.DatabaseError:
+        return None  # not an index of ours (or cut short): rebuilt under the lock
+    if row is None or row[0] != stamp:
+        con.close()
+        return None
+    return con
+
+
+def _fill_index(con, files) -> None:
+    """Every response/revisit record of `files`, in order: the last one per URL wins, and
+    Scrapy's spelling of the URL (safe_url_string) points at the first record it names, unless
+    a record was archived under that spelling itself (the same rules as a dict filled in order)."""
+    from w3lib.url import safe_url_string  # the spelling Scrapy gives request URLs
+
+    con.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
+        "CREATE TABLE files (id INTEGER PRIMARY KEY, path TEXT);"
+        "CREATE TABLE urls (url TEXT PRIMARY KEY, file INTEGER, offset INTEGER) WITHOUT ROWID;"
+    )
+    for file_id, (path, limit) in enumerate(files):
+        con.execute("INSERT INTO files VALUES (?, ?)", (file_id, path))
+        batch: list[tuple[str, str, int]] = []
+        for record, it in _records(Path(path), limit):
+            if record.rec_type in ("response", "revisit") and record.http_headers is not None:
+                uri = record.rec_headers.get_header("WARC-Target-URI")
+                batch.append((uri, safe_url_string(uri), it.get_record_offset()))
+                if len(batch) >= 5_000:
+                    _insert(con, file_id, batch)
+        _insert(con, file_id, batch)
+    con.commit()
+
+
+def _insert(con, file_id: int, batch: list) -> None:
+    for uri, alias, offset in batch:
+        con.execute("INSERT OR REPLACE INTO urls VALUES (?, ?, ?)", (uri, file_id, offset))
+        con.execute("INSERT OR IGNORE INTO urls VALUES (?, ?, ?)", (alias, file_id, offset))
+    batch.clear()
 
 
 class ReplayDownloadHandler:
@@ -350,7 +436,7 @@ class ReplayDownloadHandler:
 
     def __init__(self, crawler):
         self.crawler = crawler
-        self.index = ArchiveIndex.cached(crawler.settings.getlist("WEBTEXT_REPLAY"))
+        self.index = ArchiveIndex.cached(crawler.settings.getlist("WEBTEXT_REPLAY"), crawler.settings.get("WEBTEXT_REPLAY_INDEX"))
 
     @classmethod
     def from_crawler(cls, crawler):

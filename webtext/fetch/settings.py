@@ -54,6 +54,7 @@ class FetchOptions:
     autothrottle_start_delay: float = 1.0
     download_delay: float = 0.0  # minimum delay between requests to one host
     replay: list[str] | None = None  # WARC files to serve responses from instead of the network
+    replay_index: str | None = None  # replay's URL index (SQLite, replay.ArchiveIndex); None: OUT/replay-index.sqlite
     # Web archives (archive.py): "live", "wayback", "commoncrawl[:CRAWL,...]" or "archive-then-live".
     source: str = "live"
     archive_endpoint: str | None = None  # pywb collection / Wayback URL, or the Common Crawl index server
@@ -148,6 +149,7 @@ def scrapy_settings(opts: FetchOptions) -> dict:
         handler = "webtext.fetch.replay.ReplayDownloadHandler"
         settings["DOWNLOAD_HANDLERS"].update({"http": handler, "https": handler})
         settings["WEBTEXT_REPLAY"] = list(opts.replay or [])
+        settings["WEBTEXT_REPLAY_INDEX"] = opts.replay_index
         settings["RETRY_ENABLED"] = False  # an archive answers the same way every time
     if opts.source != "live":
         from webtext.fetch.archive import apply_archive_settings
