@@ -302,7 +302,8 @@ def write_dead_letters(out: str, stage: str, name: str, rows) -> dict:
     path = f"{dead_letter_prefix(out, stage)}-{name}.jsonl"
     handle, n = open_write(path), 0
     for r in rows:
-        handle.write((json.dumps(r, ensure_ascii=False, default=str) + "\n").encode())
+        # a lone surrogate is written as its JSON escape (report.write_json_atomic says why)
+        handle.write((json.dumps(r, ensure_ascii=False, default=str) + "\n").encode("utf-8", "backslashreplace"))
         n += 1
     close_write(handle, path)
     return {"path": path, "rows": n}

@@ -75,7 +75,9 @@ def write_json_atomic(path: str | os.PathLike, obj) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
+    # backslashreplace: a lone surrogate (from a URL or text that was not valid UTF-8) is written
+    # as its JSON escape, "\udc80", which reads back as the same string; strict UTF-8 would fail.
+    with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as f:
         json.dump(obj, f, indent=2, sort_keys=False, ensure_ascii=False, default=str)
         f.write("\n")
         f.flush()

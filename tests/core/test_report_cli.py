@@ -24,6 +24,17 @@ def test_report_invariant_and_roundtrip(tmp_path):
         r.check()
 
 
+def test_report_with_a_lone_surrogate_writes_and_reads_back(tmp_path):
+    """A drop example from bytes that were not UTF-8 (a surrogate-escaped URL) must not crash the
+    report write; it reads back as the same string."""
+    r = StageReport("demo")
+    r.drop("http_404", example="http://example.com/\udc80x")
+    r.write(tmp_path / "report.json")
+    raw = (tmp_path / "report.json").read_bytes()
+    raw.decode("utf-8")  # valid UTF-8 on disk
+    assert StageReport.from_dict(json.loads(raw)).samples["http_404"] == ["http://example.com/\udc80x"]
+
+
 def test_report_merge():
     a, b = StageReport("s"), StageReport("s")
     a.keep(2)

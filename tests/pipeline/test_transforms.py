@@ -164,6 +164,15 @@ def test_failed_elements_go_to_the_dead_letter_output(tmp_path):
     assert (report.read, report.kept, dict(report.dropped)) == (2, 1, {"dead_letter": 1})
 
 
+def test_dead_letter_with_a_lone_surrogate_is_written_and_reads_back(tmp_path):
+    """A dead letter's key or error may hold a lone surrogate (bytes that were not UTF-8): it is
+    written as its JSON escape, valid UTF-8 on disk, and reads back as the same string."""
+    row = {"stage": "extract", "key": "http://example.com/\udc80", "error": "ValueError: \udcff"}
+    written = store.write_dead_letters(str(tmp_path), "extract", "00000-of-00001", [row])
+    raw = open(written["path"], "rb").read()
+    assert written["rows"] == 1 and json.loads(raw.decode("utf-8")) == row
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
