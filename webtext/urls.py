@@ -5,7 +5,9 @@ posted twice with cosmetic differences counts once. The rules, applied in this o
 
 1. Surrounding whitespace is stripped; only `http` and `https` URLs with a host are accepted
    (anything else raises `ValueError`). The scheme and the host are lowercased; a trailing dot on
-   the host is removed; internationalised hosts are IDNA-encoded (punycode).
+   the host is removed; internationalised hosts are IDNA-encoded (punycode). A host left empty,
+   holding characters no host may hold (a space, a quote, a backslash) or a bracketed literal
+   that is not IPv6 is refused, so that normalising a normal form always gives it back.
 2. Default ports are removed (`:80` for http, `:443` for https); user info is dropped.
 3. The fragment (`#...`) is removed: it never changes what the server sends.
 4. Tracking parameters are removed from the query: every `utm_*`, and the names in
@@ -14,7 +16,8 @@ posted twice with cosmetic differences counts once. The rules, applied in this o
    servers read them differently); the items are sorted by name (stable for repeated names), so
    parameter order does not make two URLs differ.
 5. Dot segments are resolved (`/a/../b` -> `/b`); an empty path becomes `/`; percent-escapes are
-   uppercased and escapes of unreserved characters are decoded, in the path and the query.
+   uppercased and escapes of unreserved characters are decoded, in the path and the query
+   (except a hex digit right after a stray '%', which would make a new escape).
    A trailing slash is kept: the normalised URL is also the one the crawler asks for, and servers
    disagree about `/a/b` and `/a/b/` (many answer one of them with a 404). The same article reached
    both ways is caught later by its final URL and its text.
@@ -47,12 +50,29 @@ _ESCAPE = re.compile(r"%([0-9a-fA-F]{2})")
 _SAFE = "/%:@!$&'()*+,;=-._~"
 
 
-def _normalise_escapes(part: str) -> str:
-    def fix(m: re.Match) -> str:
-        ch = chr(int(m.group(1), 16))
-        return ch if ch in _UNRESERVED else "%" + m.group(1).upper()
+_HEX = "0123456789abcdefABCDEF"
 
-    return _ESCAPE.sub(fix, part)
+
+def _normalise_escapes(part: str) -> str:
+    """Uppercase %-escapes and decode those of unreserved characters, except where the decoded
+    character would complete a stray '%' before it into a new escape ("%e%42" stays "%e%42", not
+    "%eB", which the next pass would read as one escape)."""
+    out: list[str] = []
+    pos = 0
+    for m in _ESCAPE.finditer(part):
+        out.append(part[pos : m.start()])
+        pos = m.end()
+        ch = chr(int(m.group(1), 16))
+        tail = "".join(out[-2:])[-2:]
+        strays = tail.endswith("%") or (len(tail) == 2 and tail[0] == "%" and tail[1] in _HEX)
+        out.append(ch if ch in _UNRESERVED and not (ch in _HEX and strays) else "%" + m.group(1).upper())
+    out.append(part[pos:])
+    return "".join(out)
+
+
+# A host as RFC 3986 allows one (reg-name: unreserved, %-escapes, sub-delims) or an IPv6 literal's
+# inside; anything else (a space, a quote, a backslash) is not a host but junk a parser let through.
+_HOST_OK = re.compile(r"[a-z0-9\-._~%!$&'()*+,;=]+|[0-9a-f:.]+")
 
 
 def _host(netloc_host: str) -> str:
@@ -61,6 +81,28 @@ def _host(netloc_host: str) -> str:
         host.encode("ascii")
     except UnicodeEncodeError:
         host = host.encode("idna").decode("ascii")
+    return host
+
+
+def _checked_host(url: str, netloc_host: str) -> str:
+    """`_host`, or ValueError where nothing usable is left: normalising its output must give it
+    back, so a host that is empty after its trailing dots go, or holds characters no host may
+    hold, is refused rather than spelled in a way the next parse reads differently."""
+    try:
+        host = _host(netloc_host)
+    except UnicodeError:
+        raise ValueError(f"bad host in URL {url!r}") from None
+    if not host:
+        raise ValueError(f"URL has no host: {url!r}")
+    if not _HOST_OK.fullmatch(host):
+        raise ValueError(f"bad host in URL {url!r}")
+    if ":" in host:
+        import ipaddress
+
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"bad host in URL {url!r}") from None
     return host
 
 
@@ -108,10 +150,7 @@ def _normalize(url: str) -> str:
         raise ValueError(f"bad port in URL {url!r}: {exc}") from None
     if not host:
         raise ValueError(f"URL has no host: {url!r}")
-    try:
-        host = _host(host)
-    except UnicodeError:
-        raise ValueError(f"bad host in URL {url!r}") from None
+    host = _checked_host(url, host)
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
     if port is not None and not (scheme == "http" and port == 80) and not (scheme == "https" and port == 443):

@@ -21,9 +21,40 @@ def test_normalize_rules(raw, expected):
 
 
 def test_normalize_is_idempotent():
-    for u in ["HTTP://A.com:80/x/?b=1&a=2#f", "https://bücher.de/ä?q=ü"]:
+    for u in ["HTTP://A.com:80/x/?b=1&a=2#f", "https://bücher.de/ä?q=ü", "http://a.com/%e%42", "http://a.com/x%%41"]:
         once = normalize_url(u)
         assert normalize_url(once) == once
+
+
+def test_normalize_is_idempotent_on_random_junk():
+    """The links table is keyed on the normal form, and later stages normalise again (redirect
+    targets, final URLs): a second pass must give the same key, or raise the first time. Random
+    URLs from the pieces that broke it: trailing dots, spaces and quotes in hosts, brackets,
+    stray '%' next to escapes that decode to hex digits."""
+    import random
+
+    pieces = list("aZ.-_~/?&=#:@;+ ü\\\"[]") + [
+        "..", "%2e", "%2E", "%41", "%2F", "%25", "%", "%zz", "%4", "%e", "%42", "%65", "\t",
+        ":80", ":443", "[::1]", "xn--", "%c3%bc", "utm_x=1", "fbclid=2",
+    ]
+    rng = random.Random(7)
+    accepted = 0
+    for _ in range(20_000):
+        raw = rng.choice(["http://", "https://", "HTTP://", "http://a.com/"]) + "".join(
+            rng.choice(pieces) for _ in range(rng.randint(1, 14)))
+        try:
+            once = normalize_url(raw)
+        except ValueError:
+            continue
+        accepted += 1
+        assert normalize_url(once) == once, raw
+    assert accepted > 5_000  # the junk is not all refused
+
+
+@pytest.mark.parametrize("bad", ["http://..", "http://z ../", "http://a b.com/", 'http://"x".com/', "http://[:80]/"])
+def test_normalize_refuses_hosts_a_second_parse_would_read_differently(bad):
+    with pytest.raises(ValueError):
+        normalize_url(bad)
 
 
 @pytest.mark.parametrize("bad", ["ftp://a.com/x", "javascript:alert(1)", "http://", "not a url", "http://a.com:99999/", None])
