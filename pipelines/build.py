@@ -210,7 +210,8 @@ def _stage_transform(config: BuildConfig, stage: str):
             fetch_dir = store.stage_dir(config.out, "fetch")
             if "://" not in fetch_dir:  # one URL index for every crawl of the stage (replay.ArchiveIndex)
                 opts["replay_index"] = os.path.join(os.path.abspath(fetch_dir), "replay-index.sqlite")
-        return t.Fetch(store.stage_dir(config.out, "fetch"), opts, config.effective_buckets(), config.fetch_batch_size)
+        return t.Fetch(store.stage_dir(config.out, "fetch"), opts, config.effective_buckets(), config.fetch_batch_size,
+                       shuffle_dir(config, "fetch"))
     if stage == "extract":
         return t.Extract()
     if stage == "clean":
@@ -232,7 +233,7 @@ def _harvest_input(config: BuildConfig, p):
         # The API is paged and rate-limited: one reader, on the driver; the records then fan out.
         records = list(_live_records(config))
         log("harvest", f"{len(records):,} submissions from the Reddit API")
-        return p | "LiveRecords" >> beam.Create(records) | "Harvest" >> t.Harvest(None, opts)
+        return p | "LiveRecords" >> beam.Create(records) | "Harvest" >> t.Harvest(None, opts, shuffle_dir=shuffle_dir(config, "harvest"))
     from webtext.reddit.dumps import plan_dump_files
 
     plan = plan_dump_files(config.input_dumps(), config.until)
@@ -241,13 +242,20 @@ def _harvest_input(config: BuildConfig, p):
     if not plan.selected:
         raise InputError(f"no dump file has a month up to {config.until}", path=", ".join(config.input_dumps()))
     return p | "Harvest" >> t.Harvest([str(f) for f in plan.selected], opts, config.on_error,
-                                      store.stage_dir(config.out, "harvest"))
+                                      store.stage_dir(config.out, "harvest"), shuffle_dir(config, "harvest"))
 
 
 def _live_records(config: BuildConfig):
     from webtext.reddit import api
 
     return api.iter_live_records(api.connect(), config.subreddits, limit=config.live_limit)
+
+
+def shuffle_dir(config: BuildConfig, stage: str) -> str | None:
+    """Where the stage's groupings go through files (pipelines/shuffle.py): on the local runner,
+    whose GroupByKeys are held in this process, `OUT/stages/<stage>/shuffle/` (removed when the
+    stage ends); None on Dask and Dataflow, whose shuffles live in their workers."""
+    return store.shuffle_dir(config.out, stage) if config.runner_kind == "local" else None
 
 
 STAGE_KIND = {"harvest": "links", "fetch": "pages", "extract": "documents", "clean": "documents", "dedup": "documents"}
@@ -269,7 +277,7 @@ def build_stage_pipeline(config: BuildConfig, stage: str, session_args: list[str
     kind = STAGE_KIND[stage]
     parts = config.output_parts(sum(store.file_meta(f)["row_bytes"] for f in files) if stage == "dedup" else 0)
     if stage == "harvest":
-        _harvest_input(config, p) | "Write" >> t.WriteOutputs(out, stage, kind, parts)
+        _harvest_input(config, p) | "Write" >> t.WriteOutputs(out, stage, kind, parts, shuffle_dir(config, stage))
         return p
     if stage in ("extract", "clean"):  # per unit of work: read, process and write in one worker call
         step = t.extract_step() if stage == "extract" else t.clean_step(_clean_options(config), _decontamination(config))
@@ -278,10 +286,11 @@ def build_stage_pipeline(config: BuildConfig, stage: str, session_args: list[str
     if stage == "dedup":  # key records only through the shuffles; survivors re-read per unit of work
         from webtext.dedup import DedupOptions
 
-        p | "Dedup" >> t.DedupFiles(files, out, DedupOptions(**config.dedup_options), parts)
+        p | "Dedup" >> t.DedupFiles(files, out, DedupOptions(**config.dedup_options), parts, shuffle_dir(config, stage))
         return p
     rows = t.read_rows(p, files, "Input")
-    rows | stage.capitalize() >> _stage_transform(config, stage) | "Write" >> t.WriteOutputs(out, stage, kind, parts)
+    rows | stage.capitalize() >> _stage_transform(config, stage) | "Write" >> t.WriteOutputs(out, stage, kind, parts,
+                                                                                              shuffle_dir(config, stage))
     return p
 
 
@@ -358,7 +367,10 @@ def _run_stage_pipeline(config: BuildConfig, stage: str, session, watch=None) ->
         watch.start(stage, upstream_rows)
     result = None
     if upstream_rows != 0:  # the previous stage kept nothing: nothing to run
-        result = _run_pipeline(build_stage_pipeline(config, stage, session.args), session)
+        try:
+            result = _run_pipeline(build_stage_pipeline(config, stage, session.args), session)
+        finally:  # the spill files (and any orphan of a retried bundle): the build's own, under the stage
+            store.delete_tree(store.shuffle_dir(out, stage))
     report = store.report_from_outputs(out, stage)
     problems = []
     if upstream_rows is not None and report.read != upstream_rows:

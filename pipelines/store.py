@@ -8,6 +8,7 @@ Layout of a build's output folder (local or `gs://`):
     OUT/stages/fetch/part-NNNNN/           the fetch buckets' WARC files and fetch logs
     OUT/stages/shards/shard-NNNNN.json     one shard's statistics (rows, bytes, sha256, ...)
     OUT/stages/<stage>/progress/           while the stage runs: the workers' live counts (pipelines/progress.py)
+    OUT/stages/<stage>/shuffle/            while the stage runs on the local runner: its groupings' spill files (pipelines/shuffle.py)
     OUT/dead_letter/<stage>-*.jsonl        elements whose processing raised, with the traceback
     OUT/shards/, OUT/manifest.json, OUT/README.md
 
@@ -66,6 +67,11 @@ def join(*parts: str) -> str:
 
 def stage_dir(out: str, stage: str) -> str:
     return join(out, "stages", stage)
+
+
+def shuffle_dir(out: str, stage: str) -> str:
+    """Where the local runner's groupings of the stage spill (pipelines/shuffle.py)."""
+    return join(stage_dir(out, stage), "shuffle")
 
 
 def data_prefix(out: str, stage: str) -> str:

@@ -23,28 +23,37 @@ on Beam's Dask runner, which translates only Create, ParDo, GroupByKey and Flatt
 - every pipeline ends in ONE terminal PCollection that depends on all branches: the Dask runner
   computes only the last transform's graph.
 
-Where data crosses a GroupByKey it is shuffled by the runner; on the local FnApiRunner that
-shuffle is held in the launching process's memory. No shuffle carries a document's text: extract
+Groupings go through `GroupViaStorage` / `CoGroupViaStorage` / `DistinctViaStorage`
+(pipelines/shuffle.py). Given a `shuffle_dir` (the build gives one on the local runner only:
+`OUT/stages/<stage>/shuffle/`), the workers spill the pairs to files there and group them
+themselves; the launcher sees only each bundle's file reference. The local FnApiRunner would
+otherwise hold every GroupByKey's data, and every multi-input Flatten's, in the launching
+process, so data that grows with the corpus is never flattened either: `WriteOutputs` and
+`GroupViaStorage` take a tuple of PCollections and spill each where it is produced. Without a
+`shuffle_dir` (Dask, Dataflow, whose shuffles live in their workers) they are Beam's own
+Flatten + GroupByKey / CoGroupByKey / Distinct. No shuffle carries a document's text: extract
 and clean are per-unit (no shuffle), dedup shuffles key records and row positions and re-reads the
-survivors per unit (`DedupFiles`), the shards stage shuffles only file names (`Shards`).
+survivors per unit (`DedupFiles`), the shards stage shuffles only file names (`Shards`, a plain
+GroupByKey: one name per input file and shard).
 
 | transform      | library calls                                                                 |
 |----------------|-------------------------------------------------------------------------------|
-| `Harvest`      | `reddit.dumps.iter_records`, `reddit.links.classify`, GroupByKey(url), `link_row`, `qualifies` |
-| `Fetch`        | GroupByKey(bucket of the domain), `fetch.fetch_urls` per batch (Scrapy in a subprocess) |
+| `Harvest`      | `reddit.dumps.iter_records`, `reddit.links.classify`, GroupViaStorage(url), `link_row`, `qualifies` |
+| `Fetch`        | GroupViaStorage(bucket of the domain), `fetch.fetch_urls` per batch (Scrapy in a subprocess) |
 | `Extract`      | `fetch.replay.read_response`, `extract.document_from_page`                     |
 | `Clean`        | `filters.clean_document`; with `--decontaminate`, `checks.overlap.EvalNgrams.contaminated` |
-| `DedupFiles`   | `dedup.exact.url_key`/`text_key`, `dedup.minhash.signature` per unit (`DocKeys`), `Dedup` over these key records (GroupByKeys, `dedup.clusters`), `WriteSurvivors` per unit |
+| `DedupFiles`   | `dedup.exact.url_key`/`text_key`, `dedup.minhash.signature` per unit (`DocKeys`), `Dedup` over these key records (GroupViaStorage, `dedup.clusters`), `WriteSurvivors` per unit |
+| `WriteOutputs` | GroupViaStorage((tag, crc32(key) % parts)), `store.write_parquet` per part          |
 
 Near-duplicates, the distributed way (`NearDedup`): a MinHash signature per document; one
 `(band key, doc id)` pair per band (`clusters.band_pairs`), grouped by a hash partition of the band
 key and, inside each partition, by band key; the members
-of buckets of two or more joined with their signatures (CoGroupByKey on the id) and grouped again
+of buckets of two or more joined with their signatures (a co-grouping on the id) and grouped again
 per bucket, where `clusters.bucket_edges` keeps the pairs whose signatures agree on at least the
 threshold; the distinct edges then go to ONE key where `clusters.connected_components` (union-find)
 runs over the edges only, never over the documents. At WebText scale (8 M documents, a few per cent near-duplicated) that is a few hundred
-thousand edges, tens of MB on one worker. A CoGroupByKey brings each key record its component root,
-a GroupByKey per root picks the survivor (smallest `clusters.survivor_key`, then URL key) and drops
+thousand edges, tens of MB on one worker. A co-grouping brings each key record its component root,
+a grouping per root picks the survivor (smallest `clusters.survivor_key`, then URL key) and drops
 the rest as `near_duplicate`. Same result as `dedup.dedup_documents` in memory (a test checks it).
 """
 
@@ -59,6 +68,7 @@ from apache_beam.metrics import Metrics
 
 from pipelines import store
 from pipelines.progress import READ, Tally
+from pipelines.shuffle import CoGroupViaStorage, DistinctViaStorage, GroupViaStorage
 from webtext.errors import ConfigError
 
 KEPT, DROPPED, DEAD = "kept", "dropped", "dead_letter"
@@ -142,10 +152,6 @@ class LibraryStep(beam.DoFn):
 def _apply_step(pcoll, label: str, dofn: beam.DoFn):
     res = split(pcoll | label >> beam.ParDo(dofn), label, (KEPT, DROPPED, DEAD))
     return res[KEPT], res[DROPPED], res[DEAD]
-
-
-def _flatten(label: str, pcolls: list):
-    return tuple(pcolls) | label >> beam.Flatten()
 
 
 # ----------------------------------------------------------------------------------- harvest
@@ -235,9 +241,11 @@ class Harvest(beam.PTransform):
     Accounting as `webtext.reddit.harvest`: `read` counts records, `kept` the submissions that
     end in a written link row, every other record is a drop with the classifier's reason."""
 
-    def __init__(self, files: list[str] | None, opts, on_error: str = "fail", stage_dir: str | None = None):
+    def __init__(self, files: list[str] | None, opts, on_error: str = "fail", stage_dir: str | None = None,
+                 shuffle_dir: str | None = None):
         super().__init__()
         self.files, self.opts, self.on_error, self.stage_dir = files, opts, on_error, stage_dir
+        self.shuffle_dir = shuffle_dir
 
     def expand(self, pbegin_or_records):
         if self.files is not None:
@@ -256,11 +264,11 @@ class Harvest(beam.PTransform):
             LibraryStep("harvest", "classify", functools.partial(_classify, self.opts), _submission_key, counts_kept=False),
         )
         agg = split(
-            subs | "ByUrl" >> beam.GroupByKey() | "LinkRows" >> beam.ParDo(AggregateLinks(self.opts)),
+            subs | "ByUrl" >> GroupViaStorage(self.shuffle_dir) | "LinkRows" >> beam.ParDo(AggregateLinks(self.opts)),
             "LinkRows", (KEPT, DROPPED),
         )
-        drops = [class_drops, agg[DROPPED]] + ([read_drops] if read_drops is not None else [])
-        return {KEPT: agg[KEPT], DROPPED: _flatten("HarvestDrops", drops), DEAD: class_dead}
+        drops = (class_drops, agg[DROPPED]) + ((read_drops,) if read_drops is not None else ())
+        return {KEPT: agg[KEPT], DROPPED: drops, DEAD: class_dead}  # WriteOutputs takes the drops as they are
 
 
 # ----------------------------------------------------------------------------------- fetch
@@ -362,16 +370,17 @@ class Fetch(beam.PTransform):
     whole build; `buckets` sets the parallelism. Drop reasons are the fetch log's `error` classes
     (`http_404`, `not_in_archive`, `non_html`, `robots_disallowed`, `robots_unreachable`, `timeout`, ...)."""
 
-    def __init__(self, stage_dir: str, options: dict, buckets: int, batch_size: int):
+    def __init__(self, stage_dir: str, options: dict, buckets: int, batch_size: int, shuffle_dir: str | None = None):
         super().__init__()
         self.stage_dir, self.options, self.buckets, self.batch_size = stage_dir, options, buckets, batch_size
+        self.shuffle_dir = shuffle_dir
 
     def expand(self, links):
         buckets = self.buckets
         fetched = (
             links
             | "ByDomainBucket" >> beam.Map(lambda r: (fetch_bucket(r["domain"] or r["url"], buckets), r))
-            | "Buckets" >> beam.GroupByKey()
+            | "Buckets" >> GroupViaStorage(self.shuffle_dir)
             | "FetchUrls" >> beam.ParDo(FetchBuckets(self.stage_dir, self.options, self.batch_size))
         )
         return split(fetched, "FetchUrls", (KEPT, DROPPED, DEAD))
@@ -531,16 +540,16 @@ class KeepFirstPerKey(beam.DoFn):
 class ExactDedup(beam.PTransform):
     """Key records sharing `field` ("id": exact.url_key, "text_key": exact.text_key): one survivor per key."""
 
-    def __init__(self, field: str, reason: str):
+    def __init__(self, field: str, reason: str, shuffle_dir: str | None = None):
         super().__init__()
-        self.field, self.reason = field, reason
+        self.field, self.reason, self.shuffle_dir = field, reason, shuffle_dir
 
     def expand(self, recs):
         field = self.field
         res = split(
             recs
             | "Key" >> beam.Map(lambda r: (r[field], r))
-            | "Group" >> beam.GroupByKey()
+            | "Group" >> GroupViaStorage(self.shuffle_dir)
             | "Survivor" >> beam.ParDo(KeepFirstPerKey(self.reason)),
             "Survivor", (KEPT, DROPPED),
         )
@@ -646,44 +655,43 @@ class NearDedup(beam.PTransform):
     buckets that have two or more (a CoGroupByKey by id), so a document's 512-byte signature
     crosses a shuffle once, plus once per candidate bucket, instead of once per band."""
 
-    def __init__(self, opts):
+    def __init__(self, opts, shuffle_dir: str | None = None):
         super().__init__()
-        self.opts = opts
+        self.opts, self.shuffle_dir = opts, shuffle_dir
 
     def expand(self, recs):
-        opts = self.opts
+        opts, shuffle = self.opts, self.shuffle_dir
         members = (
             recs
             | "BandKeys" >> beam.FlatMap(functools.partial(_band_pairs, opts))
-            | "ByBandPartition" >> beam.GroupByKey()
+            | "ByBandPartition" >> GroupViaStorage(shuffle)
             | "Candidates" >> beam.FlatMap(_bucket_members)
         )
         sigs = recs | "Signatures" >> beam.Map(lambda r: (r["id"], r["sig"]))
         edges = (
             {"sig": sigs, "bucket": members}
-            | "JoinSignatures" >> beam.CoGroupByKey()
+            | "JoinSignatures" >> CoGroupViaStorage(shuffle)
             | "SignedMembers" >> beam.FlatMap(_signed_members)
-            | "ByCandidateBucket" >> beam.GroupByKey()
+            | "ByCandidateBucket" >> GroupViaStorage(shuffle)
             | "BucketEdges" >> beam.FlatMap(functools.partial(_bucket_edges, opts))
-            | "DistinctEdges" >> beam.Distinct()
+            | "DistinctEdges" >> DistinctViaStorage(shuffle)
         )
         roots = (
             edges
             | "OneKey" >> beam.Map(lambda e: (None, e))
-            | "AllEdges" >> beam.GroupByKey()
+            | "AllEdges" >> GroupViaStorage(shuffle)
             | "UnionFind" >> beam.FlatMap(_components)
         )
         keyed = recs | "ById" >> beam.Map(_without_sig)
         joined = split(
-            {"rec": keyed, "root": roots} | "JoinRoots" >> beam.CoGroupByKey() | "SplitClustered" >> beam.ParDo(_JoinRoot()),
+            {"rec": keyed, "root": roots} | "JoinRoots" >> CoGroupViaStorage(shuffle) | "SplitClustered" >> beam.ParDo(_JoinRoot()),
             "SplitClustered", ("clustered", KEPT),
         )
         clustered = split(
-            joined["clustered"] | "ByComponent" >> beam.GroupByKey() | "ClusterSurvivor" >> beam.ParDo(_ClusterSurvivor()),
+            joined["clustered"] | "ByComponent" >> GroupViaStorage(shuffle) | "ClusterSurvivor" >> beam.ParDo(_ClusterSurvivor()),
             "ClusterSurvivor", (KEPT, DROPPED),
         )
-        kept = (joined[KEPT], clustered[KEPT]) | "Survivors" >> beam.Flatten()
-        return kept, clustered[DROPPED]
+        return (joined[KEPT], clustered[KEPT]), clustered[DROPPED]  # not flattened: see Dedup
 
 
 class _CountIn(beam.DoFn):
@@ -706,30 +714,34 @@ class _CountKept(_CountIn):
 
 class Dedup(beam.PTransform):
     """Key records (`doc_keys`) -> the survivors' records and the drops: exact URL, exact text,
-    then near-duplicates; the same steps and survivors as `dedup_documents`."""
+    then near-duplicates; the same steps and survivors as `dedup_documents`.
 
-    def __init__(self, opts):
+    The survivors and the drops come as tuples of PCollections, not flattened: on the local
+    runner a Flatten is held in the launcher; their consumers group them (`GroupViaStorage`,
+    `WriteOutputs`), which takes a tuple as it is."""
+
+    def __init__(self, opts, shuffle_dir: str | None = None):
         super().__init__()
-        self.opts = opts
+        self.opts, self.shuffle_dir = opts, shuffle_dir
 
     def expand(self, recs):
-        opts = self.opts
+        opts, shuffle = self.opts, self.shuffle_dir
         recs = recs | "CountIn" >> beam.ParDo(_CountIn("dedup"))
         drops = []
         if opts.exact_url:
-            recs, d = recs | "ExactUrl" >> ExactDedup("id", "duplicate_url")
+            recs, d = recs | "ExactUrl" >> ExactDedup("id", "duplicate_url", shuffle)
             drops.append(d)
         if opts.exact_text:
-            recs, d = recs | "ExactText" >> ExactDedup("text_key", "duplicate_text")
+            recs, d = recs | "ExactText" >> ExactDedup("text_key", "duplicate_text", shuffle)
             drops.append(d)
         if opts.near:
-            recs, d = recs | "Near" >> NearDedup(opts)  # counts its survivors as kept
+            kept, d = recs | "Near" >> NearDedup(opts, shuffle)  # counts its survivors as kept
             drops.append(d)
         else:
-            recs = recs | "CountKept" >> beam.ParDo(_CountKept("dedup"))
-        out = {KEPT: recs}  # dedup has no per-element failure path: no dead letters
+            kept = (recs | "CountKept" >> beam.ParDo(_CountKept("dedup")),)
+        out = {KEPT: kept}  # dedup has no per-element failure path: no dead letters
         if drops:
-            out[DROPPED] = _flatten("DedupDrops", drops)
+            out[DROPPED] = tuple(drops)
         return out
 
 
@@ -758,21 +770,24 @@ class DedupFiles(beam.PTransform):
     records, ids and row positions are shuffled, never a document's text. One terminal
     PCollection: the files written."""
 
-    def __init__(self, files: list[str], out: str, opts, parts: int):
+    def __init__(self, files: list[str], out: str, opts, parts: int, shuffle_dir: str | None = None):
         super().__init__()
         self.files, self.out, self.opts, self.parts = sorted(files), out, opts, parts
+        self.shuffle_dir = shuffle_dir
 
     def expand(self, pipeline):
         recs = units(pipeline, self.files, "Input") | "DocKeys" >> beam.ParDo(DocKeys(self.opts, store.stage_dir(self.out, "dedup")))
-        res = recs | "Dedup" >> Dedup(self.opts)
+        res = recs | "Dedup" >> Dedup(self.opts, self.shuffle_dir)
+        positions = tuple(kept | f"SurvivorRows{i}" >> beam.Map(lambda r: (r["unit"], r["row"]))
+                          for i, kept in enumerate(res[KEPT]))
         written = [
-            res[KEPT]
-            | "SurvivorRows" >> beam.Map(lambda r: (r["unit"], r["row"]))
-            | "SurvivorsByUnit" >> beam.GroupByKey()
+            positions
+            | "SurvivorsByUnit" >> GroupViaStorage(self.shuffle_dir)
             | "WriteSurvivors" >> beam.ParDo(WriteSurvivors(self.out))
         ]
         if DROPPED in res:
-            written.append({DROPPED: res[DROPPED]} | "WriteDrops" >> WriteOutputs(self.out, "dedup", "documents", self.parts))
+            written.append({DROPPED: res[DROPPED]}
+                           | "WriteDrops" >> WriteOutputs(self.out, "dedup", "documents", self.parts, self.shuffle_dir))
         return tuple(written) | "Written" >> beam.Flatten()
 
 
@@ -856,22 +871,27 @@ class _WritePart(beam.DoFn):
 
 
 class WriteOutputs(beam.PTransform):
-    """A stage's {kept, dropped, dead_letter} PCollections -> its files, `parts` of each, written
-    by the workers (a GroupByKey on (tag, crc32(key) % parts)). One terminal PCollection: the
-    files written."""
+    """A stage's {kept, dropped, dead_letter} PCollections (each one PCollection or a tuple of
+    them) -> its files, `parts` of each, written by the workers (grouped on (tag, crc32(key) %
+    parts) by `GroupViaStorage`: through `shuffle_dir` on the local runner). One terminal
+    PCollection: the files written."""
 
-    def __init__(self, out: str, stage: str, kind: str, parts: int):
+    def __init__(self, out: str, stage: str, kind: str, parts: int, shuffle_dir: str | None = None):
         super().__init__()
         self.out, self.stage, self.kind, self.parts = out, stage, kind, max(1, parts)
+        self.shuffle_dir = shuffle_dir
 
     def expand(self, outputs: dict):
         sdir = store.stage_dir(self.out, self.stage)
-        keyed = tuple(pc | f"PartKey.{tag}" >> beam.ParDo(_PartKey(self.stage, sdir, tag, self.parts))
-                      for tag, pc in sorted(outputs.items()))
+        keyed = []
+        for tag, pcolls in sorted(outputs.items()):
+            pcolls = pcolls if isinstance(pcolls, tuple) else (pcolls,)
+            for i, pc in enumerate(pcolls):
+                label = f"PartKey.{tag}" + (f".{i}" if i else "")
+                keyed.append(pc | label >> beam.ParDo(_PartKey(self.stage, sdir, tag, self.parts)))
         return (
-            keyed
-            | "AllOutputs" >> beam.Flatten()
-            | "ByPart" >> beam.GroupByKey()
+            tuple(keyed)
+            | "ByPart" >> GroupViaStorage(self.shuffle_dir)
             | "WriteParts" >> beam.ParDo(_WritePart(self.out, self.stage, self.kind, self.parts))
         )
 
