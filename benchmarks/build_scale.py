@@ -2,7 +2,7 @@
 """The whole build at scale: a synthetic Pushshift dump and WARC of N pages, `webtext build` with replay.
 
     .venv/bin/python benchmarks/build_scale.py --pages 10000 [--pages 30000 ...] [--workers 2]
-        [--keep DIR] [--json results.json]
+        [--keep DIR] [--json results.json] [--reuse [--rerun-from STAGE] [--stop-after STAGE]]
 
 For each N:
 
@@ -528,7 +528,7 @@ def run_build(work: Path, plan: Plan, workers: int, stop_after: str | None = Non
     # the stages' reports from their completion markers (a build stopped early writes no manifest)
     markers = {s: out / "stages" / s / "_SUCCESS.json" for s in STAGES}
     reports = {s: json.loads(m.read_text(encoding="utf-8"))["report"] for s, m in markers.items() if m.is_file()}
-    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8")) if (out / "manifest.json").is_file() else None
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8")) if not stop_after else None
     stages = {}
     for stage in STAGES:
         s = watch.stats.get(stage, {})

@@ -343,9 +343,10 @@ def _run_pipeline(p, session) -> object:
 
 
 def _release_memory() -> None:
-    """Give the memory a finished pipeline freed back to the system: the local runner keeps every
-    GroupByKey's data in this process while a stage runs, and glibc keeps freed heap mapped, so
-    without this the next stage's launcher starts from the previous stage's peak."""
+    """Give the memory a finished pipeline freed back to the system: the local runner keeps its
+    buffers (GroupByKeys, Flattens: spill references and file names since pipelines/shuffle.py) in
+    this process while a stage runs, and glibc keeps freed heap mapped, so without this the next
+    stage's launcher starts from the previous stage's peak."""
     import gc
 
     gc.collect()

@@ -6,7 +6,9 @@ Local (the default, `--runner FnApiRunner`): Beam's portable FnApiRunner, named 
 `DirectRunner` tries the Prism runner first, which downloads a Go binary from GitHub; offline that
 fails (slowly) before falling back. `--runner DirectRunner` is still accepted and passes the same
 worker options. `--workers 1` runs everything in this process (`in_memory`), handy under a debugger.
-The FnApiRunner shuffles (GroupByKey) through this process's memory: it is a single-machine runner.
+The FnApiRunner shuffles (GroupByKey, multi-input Flatten) through this process's memory, so the
+build's groupings of growing data go through spill files under the stage's folder on this runner
+(pipelines/shuffle.py); it is still a single-machine runner.
 
 Dask (`--runner DaskRunner`, or Beam's full name `apache_beam.runners.dask.dask_runner.DaskRunner`;
 extra `apache-beam[dask]`): the stages run as task graphs on a `dask.distributed` cluster, either
