@@ -84,7 +84,7 @@ def test_harvest_output_unchanged_by_the_typed_path(tmp_path, reddit_dumps, monk
     dumps = [reddit_dumps / "RS_v2_2005-07.xz", reddit_dumps / "mixed-years" / "test_submissions.json"]
     typed = harvest(dumps, "2024-12", tmp_path / "typed", min_karma=0)
     plain_iter = hv.iter_records
-    monkeypatch.setattr(hv, "iter_records", lambda *a, fields=None, **k: plain_iter(*a, **k))
+    monkeypatch.setattr(hv, "iter_records", lambda *a, fields=None, keys=None, **k: plain_iter(*a, **k))
     plain = harvest(dumps, "2024-12", tmp_path / "plain", min_karma=0)
     assert typed.to_dict() | {"inputs": None} == plain.to_dict() | {"inputs": None}
     assert read_links(tmp_path / "typed" / "links") == read_links(tmp_path / "plain" / "links")

@@ -299,7 +299,7 @@ def test_one_odd_line_in_a_plain_run(tmp_path, odd):
             return False
 
     lines = [line for line in _dump_lines(4, 120, odd=False) if typed_ok(line)][:60]  # a run decodable in one call
-    assert dumps_module._plain_lines(b"\n".join(lines)) == 60
+    assert len(dumps_module._plain_breaks(b"\n".join(lines))) + 1 == 60
     lines[30:30] = odd
     path = tmp_path / "RS_2017-10.zst"
     _write(path, lines)
@@ -316,15 +316,15 @@ def test_fast_path_runs_were_taken(tmp_path, monkeypatch):
     import msgspec
 
     calls = {"runs": 0, "plain": 0}
-    real = dumps_module._plain_lines
+    real = dumps_module._plain_breaks
 
     def counting(data):
         calls["runs"] += 1
-        n = real(data)
-        calls["plain"] += bool(n)
-        return n
+        breaks = real(data)
+        calls["plain"] += breaks is not None
+        return breaks
 
-    monkeypatch.setattr(dumps_module, "_plain_lines", counting)
+    monkeypatch.setattr(dumps_module, "_plain_breaks", counting)
     monkeypatch.setattr(dumps_module, "CHUNK", 2048)
     path = tmp_path / "RS_2017-10.zst"
     _write(path, _dump_lines(3, 12_000))
@@ -402,3 +402,116 @@ def test_url_shortcuts_agree_with_the_general_rules():
                     else "blocked_domain" if host_in(h, BLOCKED_DOMAINS) else "")  # fmt: skip
         assert _host_listed(h) == expected, url
     assert checked > 15_000 and blocked > 500
+
+
+# Lines that the keys struct (`RecordKeys`) reads but the full one (`RecordFields`) refuses, with
+# a score above the bar and below it: the first kind must reach `classify` as the dict `json.loads`
+# makes of it, the second be dropped as `low_karma` exactly as the one-stage path drops it.
+DRIFTED_FIELDS = [{"title": 5}, {"is_self": 3}, {"over_18": [1]}, {"removed_by_category": 1}, {"domain": {}},
+                  {"subreddit": 7}, {"selftext": None, "title": "\ud800"}, {"selftext": False}]  # fmt: skip
+BIG = "1" * 5000  # more digits than json.loads converts (sys.get_int_max_str_digits): it refuses the line
+
+
+def _keyed_lines() -> list[bytes]:
+    lines = []
+    for i, drift in enumerate(DRIFTED_FIELDS):
+        for score in (50, 1):
+            rec = {"id": f"d{i}s{score}", "url": f"https://drift.example/{i}/{score}", "created_utc": CAP - 500,
+                   "score": score, "subreddit": "s", "title": "t"} | drift  # fmt: skip
+            lines.append(json.dumps(rec).encode())
+    for score in (50, 1):  # a huge integer in a field nobody reads, with and without a drifted field
+        for drift in ("", ', "title": 5'):
+            lines.append(f'{{"id": "big{score}{len(drift)}", "url": "https://big.example/{score}{len(drift)}", '
+                         f'"created_utc": {CAP - 9}, "score": {score}, "n": {BIG}{drift}}}'.encode())  # fmt: skip
+    lines.append(json.dumps({"id": "long", "url": "https://long.example/", "created_utc": CAP - 9, "score": 50,
+                             "selftext": "x" * 6000}).encode())  # fmt: skip
+    return lines
+
+
+@pytest.mark.parametrize(
+    "options,max_urls",
+    [({}, 200_000), ({"karma_rule": "sum"}, 200_000), ({"keep_nsfw": True, "min_karma": 0}, 200_000), ({"min_karma": 5}, 7)],
+)
+def test_keyed_runs_equal_the_one_stage_path(tmp_path, monkeypatch, options, max_urls):
+    """Runs read in two stages (`RecordKeys` for every line, `RecordFields` for the records the date
+    cap and the karma bar leave) give exactly what reading every line into `RecordFields` gives:
+    same drops, reasons, examples and Parquet bytes - also for lines the second stage refuses
+    (read with `json.loads` then, as before) and lines `json.loads` refuses (a huge integer)."""
+    import importlib
+
+    import msgspec
+
+    from webtext.reddit.dumps import KeyedRun
+    from webtext.reddit.links import RecordKeys
+
+    hv = importlib.import_module("webtext.reddit.harvest")
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    monkeypatch.setattr(dumps_module, "CHUNK", 4096)
+    plain_keys = msgspec.json.Decoder(RecordKeys).decode
+
+    def plain(line):  # a record of the kind every line of a KeyedRun is
+        try:
+            return bool(plain_keys(line))
+        except msgspec.ValidationError:
+            return False
+
+    base = [line for line in _dump_lines(7, 5000, odd=False) if plain(line)]
+    rng = random.Random(8)
+    lines = list(base)
+    for line in _keyed_lines():
+        lines.insert(rng.randrange(len(lines)), line)
+    _write(inputs / "RS_2017-11.zst", lines)
+    _write(inputs / "RS_2017-12.zst", _dump_lines(9, 3000))
+    files = plan_dump_files([inputs], "2017-12").selected
+
+    # Both stages really ran: KeyedRuns, records completed by the typed decoder and by json.loads.
+    runs = [run for f in files for run in iter_records(f, report=StageReport("x"), fields=RecordFields, keys=RecordKeys, batches=True)]
+    keyed = [run for run in runs if type(run) is KeyedRun]
+    assert keyed and len(keyed) < len(runs)
+    completed = [r for run in keyed for r in run.complete(range(len(run)))]
+    assert any(type(r) is RecordFields for r in completed) and any(type(r) is dict for r in completed)
+
+    two_stage = harvest([inputs], "2017-12", tmp_path / "two", max_urls_in_memory=max_urls, **options)
+    plain_iter = hv.iter_records
+    monkeypatch.setattr(hv, "iter_records", lambda *a, keys=None, **k: plain_iter(*a, **k))
+    one_stage = harvest([inputs], "2017-12", tmp_path / "one", max_urls_in_memory=max_urls, **options)
+
+    assert two_stage.to_dict() | {"inputs": None} == one_stage.to_dict() | {"inputs": None}
+    assert _digests(tmp_path / "two" / "links") == _digests(tmp_path / "one" / "links")
+    assert two_stage.dropped["malformed_json"] >= 2  # the huge integer beside a drifted field, both scores
+    urls = {row["url"] for row in read_links(tmp_path / "two" / "links")}
+    assert "https://drift.example/0/50" in urls and "https://long.example/" in urls
+
+    # And against reading every line with json.loads, where json.loads and msgspec agree (not on
+    # the huge integer in a record msgspec reads: there the typed paths keep the record).
+    without = [line for line in lines if BIG not in line.decode()] + [line for line in lines if BIG in line.decode() and b'"title": 5' in line]
+    _write(inputs / "RS_2017-11.zst", without)
+    two = harvest([inputs], "2017-12", tmp_path / "two-b", max_urls_in_memory=max_urls, **options)
+    plain = _plain_harvest(files, HarvestOptions("2017-12", **options), tmp_path / "plain")
+    assert (two.kept, dict(two.dropped), two.samples) == (plain.kept, dict(plain.dropped), plain.samples)
+    assert _digests(tmp_path / "two-b" / "links") == _digests(tmp_path / "plain" / "links")
+
+
+def test_early_drop_on_keys_agrees_with_classify():
+    """`drop_early_keys` drops a record as `after_until` or `low_karma` exactly when `classify`
+    answers that reason for the full record, on records at the edges of both checks."""
+    import msgspec
+
+    from webtext.reddit.links import RecordKeys, drop_early_keys
+
+    rng = random.Random(12)
+    records = [{"id": f"k{i}", "url": rng.choice(["https://a.example/x", "[deleted]", "nope"]),
+                "created_utc": rng.choice([0, 1, CAP - 1, CAP, CAP + 1, 253402300799]),
+                "score": rng.choice([-(2**31) + 1, -1, 0, 2, 3, 4, 2**31 - 1]), "is_self": rng.random() < 0.2}
+               for i in range(3000)]  # fmt: skip
+    data = b"\n".join(json.dumps(r).encode() for r in records)
+    keys = msgspec.json.Decoder(RecordKeys).decode_lines(data)
+    full = msgspec.json.Decoder(RecordFields).decode_lines(data)
+    for opts in (HarvestOptions("2017-12"), HarvestOptions("2017-12", karma_rule="sum"), HarvestOptions("2017-12", min_karma=-5)):
+        left, after_until, low_karma = drop_early_keys(keys, opts)
+        reasons = [classify(r, opts)[1] for r in full]
+        dropped = set(range(len(keys))) - set(left)
+        assert left == sorted(left)
+        assert after_until == reasons.count("after_until") and low_karma == reasons.count("low_karma")
+        assert {i for i in dropped} == {i for i, why in enumerate(reasons) if why in ("after_until", "low_karma")}

@@ -46,11 +46,14 @@ import json
 import lzma
 import os
 import re
+import sys
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
+
+import msgspec
 
 from webtext.errors import ConfigError, InputError
 from webtext.progress import log
@@ -360,10 +363,14 @@ def iter_records(
     report: StageReport | None = None,
     fields: type | None = None,
     batches: bool = False,
+    keys: type | None = None,
 ) -> Iterator:
     """Decoded submission objects of one dump file, streamed (see `iter_record_batches`): one at
-    a time, or with `batches=True` in lists as `iter_record_batches` gives them."""
-    runs = iter_record_batches(path, on_error=on_error, report=report, fields=fields)
+    a time, or with `batches=True` in lists (and `KeyedRun`s, with `keys`) as
+    `iter_record_batches` gives them."""
+    if keys is not None and not batches:
+        raise ConfigError("keys= needs batches=True: a KeyedRun is completed by its reader's caller")
+    runs = iter_record_batches(path, on_error=on_error, report=report, fields=fields, keys=keys)
     return runs if batches else chain.from_iterable(runs)
 
 
@@ -373,6 +380,7 @@ def iter_record_batches(
     on_error: str = "fail",
     report: StageReport | None = None,
     fields: type | None = None,
+    keys: type | None = None,
 ) -> Iterator[list]:
     """Decoded submission objects of one dump file, streamed as lists (one per decompressed chunk,
     a thousand records or so), in file order.
@@ -391,7 +399,14 @@ def iter_record_batches(
     of an unexpected type, not an object, not JSON) is decoded again with `json.loads` and handed
     out as a dict, or counted as malformed exactly as without `fields`: the typed path changes the
     speed, never which records come out. JSON-array files always give dicts.
+
+    `keys` (with `fields`): a smaller `msgspec.Struct` (`links.RecordKeys`). A plain run of lines
+    then comes as a `KeyedRun` instead of a list: every line decoded into `keys` only, the full
+    `fields` decoded by `KeyedRun.complete` for the lines the caller still needs - the records
+    that pass the filters `keys` can decide. Any other run comes as a list, as without `keys`.
     """
+    if keys is not None and fields is None:
+        raise ConfigError("keys= needs fields=: the struct a KeyedRun completes its lines into")
     if on_error not in ON_ERROR:
         raise ConfigError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
     path = Path(path)
@@ -431,7 +446,7 @@ def iter_record_batches(
                     yield batch
                 return
             if fields is not None:
-                yield from _typed_runs(_prepend(first, chunks), fields, where, path, report)
+                yield from _typed_runs(_prepend(first, chunks), fields, where, path, report, keys)
                 return
             for run in _line_runs(_prepend(first, chunks)):
                 batch = []
@@ -439,7 +454,7 @@ def iter_record_batches(
                     where.items += 1
                     if not line.strip(" \t\r\n" if isinstance(line, str) else b" \t\r\n"):  # JSON's whitespace
                         continue
-                    value = _loads(line, where, path, report)
+                    value = _loads(line, where.items, path, report)
                     if value is not None:
                         batch.append(value)
                 if batch:
@@ -455,16 +470,16 @@ def iter_record_batches(
             log("harvest", f"skipping the rest of {path} ({position}): {exc}")
 
 
-def _loads(line: str | bytes, where: _Where, path: Path, report: StageReport | None) -> dict | None:
+def _loads(line: str | bytes, number: int, path: Path, report: StageReport | None) -> dict | None:
     """One line through `json.loads`: the object, or None after counting why it is not one."""
     try:
         value = json.loads(line)
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        _bad(report, "malformed_json", path, where.items, "line")
+        _bad(report, "malformed_json", path, number, "line")
         return None
     if isinstance(value, dict):
         return value
-    _bad(report, "not_an_object", path, where.items, "line")
+    _bad(report, "not_an_object", path, number, "line")
     return None
 
 
@@ -480,32 +495,36 @@ def _utf8(data: bytes | memoryview) -> bool:
     return True
 
 
-def _plain_lines(data: bytes) -> int:
-    """The number of lines in `data` if every one starts with `{` and ends with `}` (or `}` and a
-    CR), else 0. Vectorised: one pass of numpy over the bytes, then a look at each newline's
-    neighbours (`bytes.count` is a byte-at-a-time loop, several times slower)."""
+def _plain_breaks(data: bytes):
+    """Where the newlines of `data` are (a numpy array of offsets) if every line starts with `{`
+    and ends with `}` (or `}` and a CR), else None; a run of k lines has k - 1 of them.
+    Vectorised: one pass of numpy over the bytes, then a look at each newline's neighbours
+    (`bytes.count` is a byte-at-a-time loop, several times slower)."""
     import numpy as np
 
     a = np.frombuffer(data, np.uint8)
     n = len(a)
     if n < 2 or a[0] != _OPEN or not (a[-1] == _CLOSE or (a[-1] == _CR and a[-2] == _CLOSE)):
-        return 0
+        return None
     nl = np.flatnonzero(a == _NL)
     if len(nl):
         before = a[nl - 1]  # nl >= 1: the data starts with `{`; nl + 1 < n: it ends with `}` or CR
         if not (a[nl + 1] == _OPEN).all():
-            return 0
+            return None
         closed = before == _CLOSE
         if not closed.all() and not (closed | ((before == _CR) & (a[nl - 2] == _CLOSE))).all():
-            return 0
-    return len(nl) + 1
+            return None
+    return nl
 
 
 _OPEN, _CLOSE, _CR, _NL = b"{}\r\n"
 
 
-def _typed_runs(chunks: Iterator[bytes], fields: type, where: _Where, path: Path, report: StageReport | None):
-    """NDJSON decoded into `fields` structs, one list per run of lines.
+def _typed_runs(
+    chunks: Iterator[bytes], fields: type, where: _Where, path: Path, report: StageReport | None, keys: type | None = None
+):
+    """NDJSON decoded into `fields` structs, one list per run of lines (or, with `keys`, one
+    `KeyedRun` per plain run).
 
     A plain run - every line one object from its first byte to its last (`{` ... `}`, or `}` CR in
     a CRLF file; no blank lines), valid UTF-8 - is decoded in one call (`Decoder.decode_lines`, no
@@ -518,22 +537,30 @@ def _typed_runs(chunks: Iterator[bytes], fields: type, where: _Where, path: Path
     `decode_lines` returning exactly one object per line means each line is exactly one object.
     Any other run, or one the decoder refuses, is read line by line: a line the typed decoder
     refuses goes through `_loads` (as the dict path reads it: a dict, or a counted drop).
-    """
-    import msgspec
 
+    `keys`: a smaller struct (`links.RecordKeys`, the fields the first filters read). A plain run
+    that decodes into it is handed out as a `KeyedRun`: `keys` for every line, and the lines
+    themselves, decoded into `fields` only for the records the caller asks for (see `KeyedRun`).
+    """
     decoder = msgspec.json.Decoder(fields)
     decode, decode_lines = decoder.decode, decoder.decode_lines
-    # DecodeError (not JSON), ValidationError (types), UnicodeDecodeError (bad UTF-8), deep nesting
-    refused = (msgspec.MsgspecError, ValueError, RecursionError)
+    decode_keys = msgspec.json.Decoder(keys).decode_lines if keys is not None else None
     for data in _line_blocks(chunks):
         start = where.items
         utf8 = _utf8(data)
-        n = _plain_lines(data) if utf8 else 0
+        breaks = _plain_breaks(data) if utf8 else None
+        n = 0 if breaks is None else len(breaks) + 1
         records = None
+        if n and decode_keys is not None:
+            run = _keyed_run(data, breaks, decode_keys, decode, decode_lines, start, path, report)
+            if run is not None:
+                where.items = start + n
+                yield run
+                continue
         if n:
             try:
                 records = decode_lines(data)
-            except refused:
+            except _REFUSED:
                 pass
             else:
                 if len(records) != n:
@@ -542,30 +569,120 @@ def _typed_runs(chunks: Iterator[bytes], fields: type, where: _Where, path: Path
             records = []
             data = bytes(data)
             for i, line in enumerate(data.split(b"\n"), start + 1):
-                if not line:
-                    continue
-                try:
-                    record = decode(line)
-                except refused:
-                    pass
-                else:
-                    if utf8 or _utf8(line):  # (bad UTF-8 in a field the struct skips: malformed, below)
-                        records.append(record)
-                        continue
-                # As the text path reads it: UTF-8 (a bad byte makes the line malformed), blank skipped.
-                where.items = i
-                try:
-                    text = line.decode("utf-8")
-                except UnicodeDecodeError:
-                    _bad(report, "malformed_json", path, i, "line")
-                    continue
-                if text.strip(" \t\r\n"):
-                    record = _loads(text, where, path, report)
+                if line:
+                    record = _read_line(line, i, decode, utf8, path, report)
                     if record is not None:
                         records.append(record)
         where.items = start + (n or data.count(b"\n") + 1)
         if records:
             yield records
+
+
+# What a msgspec decoder raises for a line it does not read: DecodeError (not JSON),
+# ValidationError (types), UnicodeDecodeError (bad UTF-8), RecursionError (deep nesting).
+_REFUSED = (msgspec.MsgspecError, ValueError, RecursionError)
+
+
+def _read_line(line: bytes, number: int, decode, utf8: bool, path: Path, report: StageReport | None):
+    """One line the way the line-by-line path reads it: the typed record, or (typed decoder
+    refused) what `json.loads` makes of it - a dict, or None after a counted drop - or None for
+    a blank line. `utf8`: the line is known to be valid UTF-8."""
+    try:
+        record = decode(line)
+    except _REFUSED:
+        pass
+    else:
+        if utf8 or _utf8(line):  # (bad UTF-8 in a field the struct skips: malformed, below)
+            return record
+    # As the text path reads it: UTF-8 (a bad byte makes the line malformed), blank skipped.
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        _bad(report, "malformed_json", path, number, "line")
+        return None
+    if not text.strip(" \t\r\n"):
+        return None
+    return _loads(text, number, path, report)
+
+
+class KeyedRun:
+    """A plain run of lines, read in two stages: `keys` holds every line decoded into the small
+    `keys` struct (one C call for the run); `complete(indices)` decodes the chosen lines into the
+    full `fields` struct, exactly as the line-by-line path reads them (a typed record, or a dict
+    from `json.loads`, or a counted drop). Most of a dump is dropped on the keys alone (date cap,
+    karma bar), so the other fields are decoded for the few records left.
+
+    Exactness: what the caller decides on `keys` for a line is what it would decide on the full
+    record, as long as a line the small decoder reads is also read by the full one or by
+    `json.loads` (they agree on the key fields' values). The one place `json.loads` is stricter
+    than msgspec - an integer of more than `sys.get_int_max_str_digits()` digits, which it refuses
+    - is checked when the run is made (`_keyed_run`).
+    """
+
+    __slots__ = ("keys", "_data", "_bounds", "_decode", "_decode_lines", "_first", "_path", "_report")
+
+    def __init__(self, keys: list, data, breaks, decode, decode_lines, first: int, path: Path, report):
+        self.keys = keys
+        self._data = data
+        self._bounds = breaks  # newline offsets (numpy); made a list on the first `complete`
+        self._decode, self._decode_lines = decode, decode_lines
+        self._first, self._path, self._report = first, path, report  # line number of keys[0]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def _lines(self, indices) -> list:
+        bounds = self._bounds
+        if type(bounds) is not list:  # [-1, newline, ..., newline, len(data)]: line i is (b[i], b[i+1])
+            bounds = self._bounds = [-1, *bounds.tolist(), len(self._data)]
+        data = self._data
+        return [data[bounds[i] + 1 : bounds[i + 1]] for i in indices]
+
+    def complete(self, indices) -> list:
+        """The records of lines `indices` (ascending) as the line-by-line path reads them: typed
+        `fields` records, dicts where the typed decoder refuses a line, nothing for a line that is
+        no object (counted in the report as that path counts it)."""
+        lines = self._lines(indices)
+        if not lines:
+            return []
+        try:
+            records = self._decode_lines(b"\n".join(lines))  # each line is plain: one object per line
+        except _REFUSED:
+            pass
+        else:
+            if len(records) == len(lines):
+                return records
+        records = []
+        for i, line in zip(indices, lines):
+            record = _read_line(bytes(line), self._first + i, self._decode, True, self._path, self._report)
+            if record is not None:
+                records.append(record)
+        return records
+
+
+def _keyed_run(data, breaks, decode_keys, decode, decode_lines, start: int, path: Path, report) -> KeyedRun | None:
+    """A plain run as a `KeyedRun`, or None when it must be read as before: the keys decoder
+    refuses it, or a line long enough to hold an integer `json.loads` refuses (more than
+    `sys.get_int_max_str_digits()` digits) is not read by the full decoder either - there the
+    line-by-line path's `json.loads` decides, so the run goes that way."""
+    try:
+        keys = decode_keys(data)
+    except _REFUSED:
+        return None
+    if len(keys) != len(breaks) + 1:
+        return None
+    run = KeyedRun(keys, data, breaks, decode, decode_lines, start + 1, path, report)
+    digits = sys.get_int_max_str_digits()
+    if digits and len(data) > digits:
+        import numpy as np
+
+        lengths = np.diff(breaks, prepend=-1, append=len(data)) - 1
+        for line in run._lines(np.flatnonzero(lengths > digits).tolist()):
+            try:
+                decode(line)
+            except _REFUSED:
+                return None
+    return run
 
 
 def _unreadable(path: Path, why: str, on_error: str, report: StageReport | None) -> None:

@@ -27,16 +27,18 @@ from pathlib import Path
 
 from webtext.errors import ConfigError, InputError
 from webtext.progress import Progress, log
-from webtext.reddit.dumps import ON_ERROR, iter_records, plan_dump_files
+from webtext.reddit.dumps import ON_ERROR, KeyedRun, iter_records, plan_dump_files
 from webtext.reddit.links import (
     HarvestOptions,
     LinkAggregator,
     LinksWriter,
     RecordFields,
+    RecordKeys,
     ROWS_PER_GROUP,
     aggregate_values,
     classify,
     drop_early,
+    drop_early_keys,
     qualifies,
 )
 from webtext.report import SAMPLES_PER_REASON, StageReport
@@ -97,7 +99,8 @@ def harvest_records(
     """The core shared by dumps and the live API: filter, aggregate, write, account.
 
     `records`: decoded records (dicts or `RecordFields`), or with `batched=True` lists of them
-    (`dumps.iter_records(..., batches=True)`): the first checks then run a list at a time."""
+    and `dumps.KeyedRun`s (`dumps.iter_records(..., keys=RecordKeys, batches=True)`): the first
+    checks then run a batch at a time."""
     batches = records if batched else _batched(records)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -120,12 +123,16 @@ def harvest_records(
         add = agg.add
         with Progress(STAGE, unit=progress_unit) as progress:
             for batch in batches:
-                # The date cap and the karma bar take most records out, a batch at a time.
-                rest, after_until, low_karma = drop_early(batch, opts)
+                # The date cap and the karma bar take most records out, a batch at a time; a
+                # KeyedRun is decided on its keys, and only the records left are decoded in full.
+                keyed = type(batch) is KeyedRun
+                rest, after_until, low_karma = drop_early_keys(batch.keys, opts) if keyed else drop_early(batch, opts)
                 if (after_until and len(examples.get("after_until", ())) < SAMPLES_PER_REASON) or (
                     low_karma and len(examples.get("low_karma", ())) < SAMPLES_PER_REASON
                 ):  # examples still wanted: this batch one record at a time, so they are the first in order
-                    rest, after_until, low_karma = batch, 0, 0
+                    rest, after_until, low_karma = (range(len(batch)) if keyed else batch), 0, 0
+                if keyed:
+                    rest = batch.complete(rest)
                 if after_until:
                     dropped["after_until"] = dropped.get("after_until", 0) + after_until
                 if low_karma:
@@ -249,6 +256,6 @@ def harvest(
     def batches() -> Iterator[list]:
         for f in plan.selected:
             log(STAGE, f"reading {f}")
-            yield from iter_records(f, on_error=on_error, report=report, fields=RecordFields, batches=True)
+            yield from iter_records(f, on_error=on_error, report=report, fields=RecordFields, keys=RecordKeys, batches=True)
 
     return harvest_records(batches(), opts, out, report, batched=True, max_urls_in_memory=max_urls_in_memory)

@@ -71,9 +71,10 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from itertools import chain, groupby
+from itertools import chain, compress, groupby
+from operator import not_
 from pathlib import Path
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 from urllib.parse import unquote
 
 import msgspec
@@ -280,6 +281,25 @@ SCORE_LIMIT = 2**31  # -SCORE_LIMIT < score < SCORE_LIMIT
 CREATED_MAX = 253402300799  # 9999-12-31T23:59:59Z: 0 <= created_utc <= CREATED_MAX
 
 
+class RecordKeys(msgspec.Struct, gc=False):
+    """The fields `classify` reads up to its `low_karma` check, as a plain record has them: what
+    the harvest decodes first for every line of a dump (`dumps.iter_records(keys=RecordKeys)`).
+
+    Strict on purpose: a run of lines decodes into it only if every record in it is plain - a
+    non-empty string `id`, a string `url`, int `created_utc` and `score` in the range `classify`
+    accepts (`CREATED_MAX`, `SCORE_LIMIT`) - so that nothing before the date cap and the karma bar
+    can fire on any of them, and `drop_early_keys` decides each with two comparisons. A run with
+    any other record (a missing field, another era's types, a number out of range) is refused as a
+    whole and read into `RecordFields` as before. The rest of `RecordFields` is decoded only for
+    the records these two checks leave (`dumps.KeyedRun.complete`).
+    """
+
+    id: Annotated[str, msgspec.Meta(min_length=1)]
+    url: str
+    created_utc: Annotated[int, msgspec.Meta(ge=0, le=CREATED_MAX)]
+    score: Annotated[int, msgspec.Meta(gt=-SCORE_LIMIT, lt=SCORE_LIMIT)]
+
+
 def _writable(*texts: str) -> bool:
     """True when every text can be written as UTF-8 (a lone UTF-16 surrogate, which `json.loads`
     accepts as `"\\ud800"`, cannot)."""
@@ -411,43 +431,54 @@ def drop_early(batch: list, opts: HarvestOptions) -> tuple[list, int, int]:
 
     Most records of a dump fall at the date cap or the karma bar, and almost all of them are plain
     (decoded into `RecordFields` with an int `created_utc` and `score`, a string `url`, a
-    non-empty `id`). This takes those out in two comprehensions, with no call per record, and
+    non-empty `id`). This takes those out in one comprehension, with no call per record, and
     counts them; everything else (dicts, other types, records past both checks) is in `rest`, in
     batch order, for `classify`. A record is taken out only where `classify` would answer the same
     reason: the checks before `after_until` (`missing_field`, `bad_field`) cannot fire on a plain
     record (in-range int `created_utc` and `score`, checked here too). `low_karma` is taken out only under the `max` rule.
     """
-    cap, bar, fields = opts.cap_utc, opts.min_karma, RecordFields
-    top, low, high = CREATED_MAX, -SCORE_LIMIT, SCORE_LIMIT
-    # (A number out of range is `bad_field`, which comes first: such records stay for `classify`.)
-    live = [
-        r
-        for r in batch
-        if type(r) is not fields
+    codes = _early_codes(batch, opts)
+    return list(compress(batch, map(not_, codes))), codes.count(_AFTER_UNTIL), codes.count(_LOW_KARMA)
+
+
+def drop_early_keys(keys: list, opts: HarvestOptions) -> tuple[list[int], int, int]:
+    """`drop_early` for the `RecordKeys` of a `dumps.KeyedRun`: `(indices left, after_until,
+    low_karma)`, the indices (ascending) being the records `classify` must see in full. Every
+    `RecordKeys` is plain by its type, so two comparisons decide each record."""
+    cap, after, below = opts.cap_utc, _AFTER_UNTIL, _LOW_KARMA
+    # Under `sum` nothing is low_karma yet: no score in a RecordKeys is below -SCORE_LIMIT.
+    bar = opts.min_karma if opts.karma_rule == "max" else -SCORE_LIMIT
+    codes = [after if r.created_utc >= cap else below if r.score < bar else 0 for r in keys]
+    return list(compress(range(len(codes)), map(not_, codes))), codes.count(after), codes.count(below)
+
+
+_AFTER_UNTIL, _LOW_KARMA = 1, 2
+
+
+def _early_codes(records: list, opts: HarvestOptions) -> list[int]:
+    """Per record: `_AFTER_UNTIL` or `_LOW_KARMA` where `classify` answers that reason and the
+    record is plain (a `RecordFields` with int `created_utc` and `score` in range, str `url`, non-empty
+    `id`: nothing before those checks can fire), else 0 (left to `classify`)."""
+    cap, top, low, high = opts.cap_utc, CREATED_MAX, -SCORE_LIMIT, SCORE_LIMIT
+    # Under `sum` nothing is low_karma yet (`s < low` never holds for a score in range).
+    bar = min(opts.min_karma, high) if opts.karma_rule == "max" else low
+    after, below, plain = _AFTER_UNTIL, _LOW_KARMA, RecordFields
+    return [
+        0
+        if type(r) is not plain
         or type(c := r.created_utc) is not int
-        or c < cap
-        or c > top
         or type(s := r.score) is not int
+        or type(r.url) is not str
+        or not r.id
+        or not 0 <= c <= top
         or not low < s < high
-        or type(r.url) is not str
-        or not r.id
+        else after
+        if c >= cap
+        else below
+        if s < bar
+        else 0
+        for r in records
     ]
-    if opts.karma_rule != "max":
-        return live, len(batch) - len(live), 0
-    # Taken out here: plain, score below the bar and created before the cap, both in range.
-    bar = min(bar, high)
-    rest = [
-        r
-        for r in live
-        if type(r) is not fields
-        or type(s := r.score) is not int
-        or not low < s < bar
-        or type(c := r.created_utc) is not int
-        or not 0 <= c < cap
-        or type(r.url) is not str
-        or not r.id
-    ]
-    return rest, len(batch) - len(live), len(live) - len(rest)
 
 
 # ---------------------------------------------------------------------------------------------
