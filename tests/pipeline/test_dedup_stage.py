@@ -2,16 +2,18 @@
 
 The stage turns each document into a key record (URL key, text hash, survivor-rule fields, MinHash
 signature) in the worker that reads it, chooses survivors from those records, and re-reads the
-survivors' rows from the clean stage's files. On the local FnApiRunner every GroupByKey's data sits
-in the launching process, so the launcher's Python allocations (tracemalloc) during the stage show
-whether text crossed a shuffle: with long documents (~90 KB each) the peak for ~4.7 MB of text must
-stay within a small fraction of the text over the peak for a few documents. Before this layout the
-exact-duplicate and survivor groupings carried whole documents and this failed.
+survivors' rows from the clean stage's files. On the local runner the groupings go through spill
+files under the stage's folder (pipelines/shuffle.py), so what crossed a shuffle is measured there:
+the spill files' bytes, recorded when the build removes them, must stay a small fraction of the
+text (~90 KB a document). The launcher's Python allocations (tracemalloc), where Beam's own
+GroupByKey would hold the data, must not grow with the text either. Before this layout the
+exact-duplicate and survivor groupings carried whole documents and both failed.
 """
 
 from __future__ import annotations
 
 import random
+from pathlib import Path
 import tracemalloc
 
 import pytest
@@ -54,15 +56,25 @@ def _clean_output(out, docs: list[dict], files: int) -> None:
         store.write_parquet(f"{store.data_prefix(str(out), 'clean')}-{k:05d}.parquet", docs[k::files], "documents")
 
 
-def _dedup(out) -> int:
+def _dedup(out, monkeypatch) -> tuple[int, int]:
     """Run the dedup stage as the build does (two local worker processes); the launcher's peak of
-    Python allocations."""
+    Python allocations and the bytes of the spill files its groupings wrote."""
+    spilled = []
+    delete_tree = store.delete_tree
+
+    def measure_then_delete(path):
+        if path == store.shuffle_dir(str(out), "dedup"):
+            spilled.append(sum(f.stat().st_size for f in Path(path).rglob("*.spill")))
+        delete_tree(path)
+
+    monkeypatch.setattr(store, "delete_tree", measure_then_delete)
     tracemalloc.start()
     try:
         _run_stage_pipeline(BuildConfig(out=str(out), workers=2), "dedup", RunnerSession())
-        return tracemalloc.get_traced_memory()[1]
+        return tracemalloc.get_traced_memory()[1], sum(spilled)
     finally:
         tracemalloc.stop()
+        monkeypatch.setattr(store, "delete_tree", delete_tree)
 
 
 @pytest.fixture(scope="module")
@@ -71,16 +83,16 @@ def corpus():
 
 
 @pytest.mark.timeout(1800)  # three pipeline runs of two worker processes each: minutes on a loaded machine
-def test_dedup_stage_keeps_the_library_survivors_and_its_shuffles_carry_no_text(tmp_path, corpus):
+def test_dedup_stage_keeps_the_library_survivors_and_its_shuffles_carry_no_text(tmp_path, corpus, monkeypatch):
     text_bytes = sum(len(d["text"].encode()) for d in corpus)
     assert text_bytes > 4_000_000
     large, small, warm = tmp_path / "large", tmp_path / "small", tmp_path / "warm"
     _clean_output(large, random.Random(3).sample(corpus, len(corpus)), 3)
     for folder in (small, warm):
         _clean_output(folder, corpus[:4], 2)
-    _dedup(warm)  # the first run's imports are not the stage's data
-    small_peak = _dedup(small)
-    large_peak = _dedup(large)
+    _dedup(warm, monkeypatch)  # the first run's imports are not the stage's data
+    small_peak, _ = _dedup(small, monkeypatch)
+    large_peak, spilled = _dedup(large, monkeypatch)
 
     lib_kept, lib_report = dedup_documents([dict(d) for d in corpus], DedupOptions())
     kept = store.read_parquet_rows(store.data_prefix(str(large), "dedup") + "-*.parquet")
@@ -90,6 +102,8 @@ def test_dedup_stage_keeps_the_library_survivors_and_its_shuffles_carry_no_text(
     by_url = {d["url"]: d for d in kept}
     assert all(by_url[d["url"]]["text"] == d["text"] for d in lib_kept)  # the rows themselves, re-read from the files
 
-    print(f"dedup launcher peak {small_peak / 1e6:.2f} MB (4 documents), {large_peak / 1e6:.2f} MB ({text_bytes / 1e6:.1f} MB of text)")
+    print(f"dedup launcher peak {small_peak / 1e6:.2f} MB (4 documents), {large_peak / 1e6:.2f} MB ({text_bytes / 1e6:.1f} MB of text); "
+          f"spilled {spilled / 1e6:.2f} MB")
+    assert 0 < spilled < text_bytes / 8, (spilled, text_bytes)  # what crossed the shuffles: key records, not text
     # Key records and band pairs are a few KB a document (mostly the 512-byte signature) against ~90 KB of text.
     assert large_peak - small_peak < text_bytes / 8, (small_peak, large_peak, text_bytes)
