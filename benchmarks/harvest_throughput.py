@@ -1,6 +1,6 @@
 """Harvest throughput and peak memory on a generated 1,000,000-record Pushshift-style .zst dump.
 
-    .venv/bin/python benchmarks/harvest_throughput.py [--records 1000000] [--no-tracemalloc] [--keep DIR]
+    .venv/bin/python benchmarks/harvest_throughput.py [--records 1000000] [--repeat 3] [--no-tracemalloc] [--keep DIR]
 
 1. Generates, in a temporary folder, `RS_2017-12.zst`: `--records` submission records in the
    Pushshift layout (about 30 fields, ~700 bytes each), compressed the way real dumps are (`zstd
@@ -12,7 +12,8 @@
    its peak resident memory (`ru_maxrss`). Side by side, in fresh children over the same stream:
    the floors - the zstd decoder alone, decoder + `json.loads` of every line (plain Python),
    decoder + `orjson.loads` (if installed), and decoder + msgspec into a typed struct of only the
-   fields the harvest reads.
+   fields the harvest reads. The harvest and the floors run `--repeat` times, interleaved; each
+   figure printed is the median of its runs (every run is printed too).
    For comparison it also runs the zstd decoder alone: a `--long=31` stream may refer back 2 GiB,
    so the decoder holds up to 2 GiB of history, and resident memory grows with the decompressed
    bytes until that window is full, whatever reads them.
@@ -30,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -168,6 +170,7 @@ def run_child(dump: Path, out: Path, trace: bool | str, max_urls: int = 200_000)
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3, help="runs of the harvest and of each floor, interleaved (median printed)")
     ap.add_argument("--no-tracemalloc", action="store_true")
     ap.add_argument("--max-urls", type=int, default=200_000, help="the harvest's max_urls_in_memory")
     ap.add_argument("--no-scale-check", action="store_true")
@@ -189,31 +192,47 @@ def main() -> None:
             f"generated {args.records:,} records: {raw / 2**20:,.0f} MiB NDJSON -> {dump.stat().st_size / 2**20:,.1f} MiB "
             f"zstd (window 2**31, long-distance matching) in {time.perf_counter() - t:.1f} s"
         )
-        r = run_child(dump, work / "out", trace=False, max_urls=args.max_urls)
-        print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
-              "(per CPU-second figures are the per-core rate; wall figures move with the load)")
+        # The harvest and each floor, `--repeat` times, interleaved (harvest, floors, harvest, ...):
+        # on a shared machine one run can land in a busy moment, so each figure is the median of
+        # its runs, printed with all of them.
+        floors = [("decode", "zstd decoder alone"), ("json", "json.loads (plain Python)"),
+                  ("orjson", "orjson.loads"), ("msgspec", "msgspec, typed struct of the 11 fields used")]
+        try:
+            import orjson  # noqa: F401
+        except ImportError:
+            floors = [f for f in floors if f[0] != "orjson"]
+            print("  (orjson not installed: its floor is left out)")
+        runs: dict[str, list[dict]] = {"harvest": [], **{kind: [] for kind, _ in floors}}
+        loads = []
+        for i in range(args.repeat):
+            loads.append(os.getloadavg()[0])
+            out = work / f"out-{i}"  # a fresh folder each time: a rerun into a finished one returns at once
+            shutil.rmtree(out, ignore_errors=True)
+            runs["harvest"].append(run_child(dump, out, trace=False, max_urls=args.max_urls))
+            for kind, _ in floors:
+                runs[kind].append(run_child(dump, work / "unused", trace=kind))
+        loads.append(os.getloadavg()[0])
+        harvests = runs["harvest"]
+        r = sorted(harvests, key=lambda x: x["cpu"])[len(harvests) // 2]  # the median run by CPU time
+        print(f"load average: {', '.join(f'{x:.1f}' for x in loads)} (at each round's start and at the end) on "
+              f"{os.cpu_count()} CPUs (per CPU-second figures are the per-core rate; wall figures move with the load)")
         print(
-            f"harvest (webtext): {r['read']:,} records in {r['seconds']:.1f} s wall = {r['read'] / r['seconds']:,.0f} records/s; "
-            f"{r['cpu']:.1f} CPU s = {r['read'] / r['cpu']:,.0f} records per CPU-second; "
-            f"kept {r['kept']:,} submissions -> {r['links']:,} links"
+            f"harvest (webtext), median of {len(harvests)} runs: {r['read']:,} records in {r['seconds']:.1f} s wall = "
+            f"{r['read'] / r['seconds']:,.0f} records/s; {r['cpu']:.1f} CPU s = {r['read'] / r['cpu']:,.0f} records per "
+            f"CPU-second; kept {r['kept']:,} submissions -> {r['links']:,} links"
         )
-        print("floors over the same stream (decompress + split lines + parse each line, nothing else):")
-        for kind, what in (("decode", "zstd decoder alone"), ("json", "json.loads (plain Python)"),
-                           ("orjson", "orjson.loads"), ("msgspec", "msgspec, typed struct of the 11 fields used")):
-            if kind == "orjson":
-                try:
-                    import orjson  # noqa: F401
-                except ImportError:
-                    print(f"  {what:<46} (not installed)")
-                    continue
-            f = run_child(dump, work / "unused", trace=kind)
-            n = f["lines"] or r["read"]
-            print(f"  {what:<46} {f['seconds']:6.1f} s wall, {f['cpu']:6.1f} CPU s = {n / f['cpu']:>9,.0f} records per CPU-second")
-        print(f"  {'the harvest (all filters, aggregation, Parquet)':<46} {r['seconds']:6.1f} s wall, {r['cpu']:6.1f} CPU s = "
-              f"{r['read'] / r['cpu']:>9,.0f} records per CPU-second")
+        print(f"side by side over the same stream (median of {args.repeat} runs each, interleaved; every run in brackets):")
+        print(f"  {'':<52} {'wall s':>6} {'CPU s':>6}   records per CPU-second")
+        for kind, what in [*floors, ("harvest", "the harvest (all filters, aggregation, Parquet)")]:
+            got = runs[kind]
+            med = sorted(got, key=lambda x: x["cpu"])[len(got) // 2]
+            n = med.get("lines") or r["read"]
+            each = ", ".join(f"{n / x['cpu']:,.0f}" for x in got)
+            label = what if kind == "harvest" else what + " (floor)"
+            print(f"  {label:<52} {med['seconds']:6.1f} {med['cpu']:6.1f}   {n / med['cpu']:>9,.0f}  [{each}]")
         print(f"  dropped: {json.dumps(r['dropped'], sort_keys=True)}")
         print(f"peak memory (resident high-water mark of the harvest process, VmHWM/ru_maxrss): {r['maxrss_kib'] / 1024:,.0f} MiB")
-        d = run_child(dump, work / "unused", trace="decode")
+        d = max(runs["decode"], key=lambda x: x["maxrss_kib"])
         print(
             f"  of which the zstd decoder alone (decompressing {d['bytes'] / 2**20:,.0f} MiB, no parsing): "
             f"{d['maxrss_kib'] / 1024:,.0f} MiB: a --long=31 stream keeps up to 2 GiB of history"
