@@ -115,10 +115,14 @@ def plan_tasks(refs, buckets: int = BUCKETS, task_bytes: int = TASK_BYTES, min_t
     n_tasks = min(len(by_bucket), max(min_tasks, -(-total // task_bytes)))
     target = total / n_tasks
     tasks, current, size = [], [], 0
-    for bucket in sorted(by_bucket):
+    order = sorted(by_bucket)
+    for i, bucket in enumerate(order):
         current.extend(by_bucket[bucket])
         size += sizes[bucket]
-        if size >= target * (len(tasks) + 1) and len(tasks) < n_tasks - 1:
+        # Cut at the byte target, and also where the buckets left are only just enough for the
+        # tasks still to open: a few keys of uneven size (fetch's buckets, one per worker) must
+        # still get a task each, or one worker would run them all one after the other.
+        if len(tasks) < n_tasks - 1 and (size >= target * (len(tasks) + 1) or len(order) - i - 1 <= n_tasks - len(tasks) - 1):
             tasks.append(sorted(current))
             current = []
     if current:

@@ -102,6 +102,20 @@ def test_each_key_and_its_values_come_in_one_order_whatever_the_bundles(tmp_path
     assert _canonical(results[0]) == sorted((k, sorted(vs)) for k, vs in expected.items())
 
 
+@pytest.mark.parametrize("sizes", [(1, 1000), (1000, 1), (10, 10), (5, 300, 2), (1, 1, 1, 1, 5000)])
+def test_a_few_keys_of_uneven_size_get_a_task_each(tmp_path, sizes):
+    """Fetch groups its links on one key per worker (its buckets): each key must be its own
+    reduce task, whatever the sizes, or one worker crawls every bucket one after the other."""
+    writer = shuffle.SpillWriter(str(tmp_path / "spill"), buckets=256)
+    for key, n in enumerate(sizes):
+        for i in range(n):
+            writer.add(key, "x" * 50 + str(i))
+    tasks = shuffle.plan_tasks([writer.close()], buckets=256)
+    assert len(tasks) == len(sizes)
+    keys_per_task = [{k for k, _ in shuffle.read_task(task)} for task in tasks]
+    assert all(len(keys) == 1 for keys in keys_per_task)
+
+
 def test_only_committed_spill_files_are_read(tmp_path):
     """A bundle that failed after writing its spill file (its reference never committed) and was
     retried: the orphan is not read, the retry's file is; no pair is lost or doubled."""
