@@ -60,6 +60,21 @@ def test_slow_page_times_out(article_html):
     assert _reason(article_html, timeout=0.001) == "timeout"
 
 
+def test_timeout_counts_cpu_time_not_the_clock():
+    """Waiting (what a page does on a loaded machine, off the CPU) never times it out; computing
+    past the limit does. So the pages dropped as `timeout` do not depend on the machine's load."""
+    import time
+
+    with documents._time_limit(0.2):
+        time.sleep(0.6)  # three times the limit on the clock, no CPU
+    start = time.process_time()
+    with pytest.raises(documents._Timeout):
+        with documents._time_limit(0.2):
+            while time.process_time() - start < 5:
+                pass
+    assert time.process_time() - start < 2
+
+
 def test_extractor_exception_is_a_reason_not_a_crash(article_html, monkeypatch):
     from webtext.extract import newspaper
 

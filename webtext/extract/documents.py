@@ -15,11 +15,14 @@ is a counted drop with its reason (never an exception out of the stage):
 | `binary_content` | NUL bytes or mostly control characters in the first 8 KiB: an image, PDF or archive served as HTML |
 | `unparseable_html` | lxml cannot build a tree from it |
 | `html_too_deep` | elements nested `MAX_DEPTH` (255) deep or more. libxml2 stops descending at depth 256 and silently drops what is below, so a page that deep would be extracted wrong rather than fail |
-| `timeout` | the extractors took more than `timeout` seconds (default `PAGE_TIMEOUT_S`) |
+| `timeout` | the extractors took more than `timeout` seconds of CPU time (default `PAGE_TIMEOUT_S`) |
 | `extractor_error` | an extractor raised (the exception type is in the report samples) |
 | `no_text` | both extractors returned nothing (or the cleaned page has under `MIN_VISIBLE_WORDS` words and declares no article, so they are not run) |
 
-The timeout is a `SIGALRM` timer, so it applies where extraction runs in a process's main thread:
+The timeout counts the process's CPU time (an `ITIMER_PROF` timer, `SIGPROF`), not the clock: a
+page that times out does so on a busy machine and on an idle one alike, so the corpus does not
+depend on the load (a wall-clock limit dropped pages as `timeout` on a loaded 2-core machine).
+Being a signal, it applies where extraction runs in a process's main thread:
 the CLI, and each worker process of `--workers N`. Elsewhere (a thread pool) the guards still
 apply but a page is not interrupted. The size and depth guards bound what one page can cost.
 
@@ -159,7 +162,8 @@ class _Timeout(Exception):
 
 @contextmanager
 def _time_limit(seconds: float | None):
-    """Raise _Timeout after `seconds` (SIGALRM; only in the main thread, else no limit)."""
+    """Raise _Timeout after `seconds` of this process's CPU time (ITIMER_PROF / SIGPROF: the
+    same pages time out whatever the machine's load); only in the main thread, else no limit."""
     if not seconds or threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -167,13 +171,13 @@ def _time_limit(seconds: float | None):
     def on_alarm(signum, frame):
         raise _Timeout()
 
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = signal.signal(signal.SIGPROF, on_alarm)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
 
 
 # ---- one page -------------------------------------------------------------------------------
