@@ -236,11 +236,14 @@ def test_replay_index_file_is_built_once_and_rebuilt_when_the_archive_changes(tm
     writer.close()
     asked = urls + ["http://xn--exmple-cua.com/%C3%BC%20x", "http://example.com/missing"]
     db = tmp_path / "stage" / "replay-index.sqlite"
+    db.parent.mkdir()
+    (db.parent / "replay-index.sqlite.tmp-99999").write_bytes(b"half an index a killed builder left")
     in_memory = _index_lookups(ArchiveIndex([tmp_path / "warc"]), asked)
     assert in_memory["http://example.com/a"] == max(in_memory["http://example.com/a"], in_memory["http://example.com/b"])
     assert in_memory["http://xn--exmple-cua.com/%C3%BC%20x"] is not None  # the spelling Scrapy requests
     assert _index_lookups(ArchiveIndex([tmp_path / "warc"], db), asked) == in_memory
     built = db.stat().st_mtime_ns
+    assert sorted(p.name for p in db.parent.iterdir()) == ["replay-index.sqlite", "replay-index.sqlite.lock"]
 
     def no_reading(*a, **k):
         raise AssertionError("the archive was read again although the index file is current")
@@ -257,6 +260,22 @@ def test_replay_index_file_is_built_once_and_rebuilt_when_the_archive_changes(tm
     writer.close()
     fresh = ArchiveIndex([tmp_path / "warc"], db)
     assert fresh.get("http://example.com/c") == ArchiveIndex([tmp_path / "warc"]).get("http://example.com/c") is not None
+    # an archive that turns out unreadable half-way through the build of a new index: the
+    # InputError goes up and no half-built index is left behind
+    db.unlink()
+    real_records = replay._records
+
+    def torn(path, limit=None):
+        for i, item in enumerate(real_records(path, limit)):
+            if i == 2:
+                raise InputError("not a readable WARC file: torn record", path=str(path))
+            yield item
+
+    with monkeypatch.context() as m:
+        m.setattr(replay, "_records", torn)
+        with pytest.raises(InputError, match="torn record"):
+            ArchiveIndex([tmp_path / "warc"], db)
+    assert not db.exists() and not list(db.parent.glob("*.tmp-*"))
     # a file at the index's path that is not an index (cut short, foreign) is rebuilt
     db.write_bytes(b"not a database")
     assert _index_lookups(ArchiveIndex([tmp_path / "warc"], db), asked)["http://example.com/b"] == in_memory["http://example.com/b"]

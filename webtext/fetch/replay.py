@@ -342,12 +342,18 @@ class ArchiveIndex:
                 fcntl.flock(lock, fcntl.LOCK_EX)  # one builder; the others wait, then read its file
                 self._db = _open_index(db, stamp)
                 if self._db is None:
+                    for stale in db.parent.glob(f"{db.name}.tmp-*"):  # a builder killed mid-way (we hold the lock)
+                        stale.unlink(missing_ok=True)
                     tmp = db.with_name(f"{db.name}.tmp-{os.getpid()}")
-                    tmp.unlink(missing_ok=True)
                     con = sqlite3.connect(tmp)
-                    _fill_index(con, files)
-                    con.execute("INSERT INTO meta VALUES ('files', ?)", (stamp,))
-                    con.commit()
+                    try:
+                        _fill_index(con, files)
+                        con.execute("INSERT INTO meta VALUES ('files', ?)", (stamp,))
+                        con.commit()
+                    except BaseException:
+                        con.close()
+                        tmp.unlink(missing_ok=True)  # a bad WARC half-way: no half index left behind
+                        raise
                     con.close()
                     os.replace(tmp, db)
                     self._db = _open_index(db, stamp)
