@@ -236,7 +236,7 @@ def _harvest_input(config: BuildConfig, p):
         return p | "LiveRecords" >> beam.Create(records) | "Harvest" >> t.Harvest(None, opts, shuffle_dir=shuffle_dir(config, "harvest"))
     from webtext.reddit.dumps import plan_dump_files
 
-    plan = plan_dump_files(config.input_dumps(), config.until)
+    plan = plan_dump_files(config.input_dumps(), config.until, listing=store.list_tree)  # gs:// listed through Beam
     for f in plan.skipped:
         log("harvest", f"skipping {f}: its month is after {config.until}")
     if not plan.selected:

@@ -95,6 +95,20 @@ def exists(path: str) -> bool:
     return fs().exists(path)
 
 
+def list_tree(path: str) -> list[str]:
+    """`[path]` when it is a file; else every file below it, at any depth (a folder, or a prefix
+    on an object store); `[]` when nothing is there. (`dumps.plan_dump_files`' `listing`.)"""
+    inside = glob(path.rstrip("/") + "/**")
+    if inside or path.endswith("/"):
+        return inside
+    return [path] if fs().match([path])[0].metadata_list else []
+
+
+def size(path: str) -> int:
+    """The length of a file in bytes."""
+    return fs().match([path])[0].metadata_list[0].size_in_bytes
+
+
 def read_bytes(path: str) -> bytes:
     with fs().open(path, compression_type="uncompressed") as f:
         return f.read()

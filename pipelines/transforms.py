@@ -59,6 +59,7 @@ the rest as `near_duplicate`. Same result as `dedup.dedup_documents` in memory (
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import zlib
@@ -178,10 +179,14 @@ class ReadDumpFile(beam.DoFn):
 
         report = StageReport("harvest")  # collects malformed lines / a damaged tail for this file
         tally = self.tally
-        for record in iter_records(path, on_error=self.on_error, report=report):
-            if tally is not None:
-                tally.add()
-            yield KEPT, record
+        with contextlib.ExitStack() as stack:
+            remote = {}
+            if "://" in path:  # gs://: read through Beam's FileSystems (dumps.iter_records reads local files)
+                remote = {"fh": stack.enter_context(store.open_read(path)), "size": store.size(path)}
+            for record in iter_records(path, on_error=self.on_error, report=report, **remote):
+                if tally is not None:
+                    tally.add()
+                yield KEPT, record
         for reason, n in report.dropped.items():
             if tally is not None:
                 tally.add(n)

@@ -171,6 +171,12 @@ class BuildConfig:
         for path in self.dumps + self.replay:
             if "://" not in path and not Path(path).exists():
                 raise ConfigError(f"no such file or folder: {path}")
+        remote_replay = [p for p in (self.replay_archives() or []) if "://" in p]
+        if remote_replay:  # (dumps on gs:// are read through Beam's FileSystems; WARC replay is not)
+            raise ConfigError(
+                f"--replay {remote_replay[0]}: archives are replayed from local files only; replay on this "
+                "machine (the local or Dask runner), or fetch with --live-fetch or --source on Dataflow"
+            )
         if self.decontaminate:
             self._validate_decontaminate()
         if self.stop_after is not None and self.stop_after not in STAGES:

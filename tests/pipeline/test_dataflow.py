@@ -33,7 +33,7 @@ def cli(*args: str, cwd) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-GS_INPUTS = ["--dumps", "gs://b/RS_2017-01.zst", "--replay", "gs://b/crawl.warc.gz"]
+GS_INPUTS = ["--dumps", "gs://b/RS_2017-01.zst", "--live-fetch"]  # as the launch command in docs/pipeline.md
 
 
 @pytest.mark.parametrize("args, message", [
@@ -45,6 +45,14 @@ def test_dataflow_launch_checks_are_one_line(tmp_path, args, message):
     proc = cli("--runner", "DataflowRunner", *GS_INPUTS, *args, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_replay_of_remote_archives_is_refused_before_anything_runs(tmp_path):
+    # The replay reads WARC files from local disk: on gs:// it would fail deep inside the fetch.
+    proc = cli("--runner", "DataflowRunner", "--dumps", "gs://b/RS_2017-01.zst", "--replay", "gs://b/crawl.warc.gz",
+               "--out", "gs://b/o", "--beam-option=--temp_location=gs://b/t", cwd=tmp_path)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "--replay gs://b/crawl.warc.gz: archives are replayed from local files only" in proc.stderr
 
 
 def test_dataflow_refuses_inputs_the_workers_cannot_read(tmp_path):

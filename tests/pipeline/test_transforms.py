@@ -69,6 +69,53 @@ def test_beam_harvest_equals_library_harvest_on_real_dumps(tmp_path, shared):
     assert sum(1 for d in drops) >= len(report.dropped)  # every reason has example rows
 
 
+def test_beam_harvest_lists_and_reads_remote_dumps_through_beam_filesystems(tmp_path, shared):
+    """Dumps at a URL (gs:// on Dataflow; here `wtfs://`, a local folder behind Beam's
+    FileSystems, see remote_fs.py) are listed and read through Beam, never `open()`: the same
+    selection and the same links as the library's harvest of the local files, and a damaged
+    remote dump is a counted drop that names its location."""
+    import shutil
+
+    from .remote_fs import remote
+
+    from webtext.reddit import harvest, read_links
+    from webtext.reddit.dumps import plan_dump_files
+    from webtext.reddit.links import HarvestOptions
+
+    d = tmp_path / "bucket" / "dumps"
+    (d / "2018").mkdir(parents=True)
+    shutil.copy(shared / "data/reddit/RS_v2_2005-07.xz", d)
+    shutil.copy(SAMPLE_DUMP, d / "RS_2017-12.zst")
+    (d / "2018" / "RS_2018-01.zst").write_bytes(b"garbage: after --until, never opened")
+    (d / "RC_2017-01.zst").write_bytes(b"comments")
+    whole = (shared / "data/reddit/RS_v2_2005-06.xz").read_bytes()
+    (d / "RS_v2_2005-06.xz").write_bytes(whole[: len(whole) // 2])  # cut mid-stream
+    plan = plan_dump_files([remote(d)], "2017-12", listing=store.list_tree)
+    assert plan.selected == [remote(d / n) for n in ("RS_v2_2005-06.xz", "RS_v2_2005-07.xz", "RS_2017-12.zst")]
+    assert plan.skipped == [remote(d / "2018" / "RS_2018-01.zst")]
+
+    lib = harvest([d / "RS_v2_2005-06.xz", d / "RS_v2_2005-07.xz", d / "RS_2017-12.zst"], "2017-12", tmp_path / "lib",
+                  on_error="skip")
+    opts = HarvestOptions("2017-12")
+    kept, drops, dead, report = run_transform(tmp_path / "beam", "harvest",
+                                              lambda p: p | t.Harvest(plan.selected, opts, on_error="skip"))
+    assert dead == [] and report.dropped["corrupt_file"] == 1
+    assert sorted(kept, key=lambda r: r["url"]) == read_links(tmp_path / "lib" / "links")
+    assert (report.read, report.kept, dict(report.dropped)) == (lib.read, lib.kept, dict(lib.dropped))
+    (corrupt,) = [r for r in drops if r["reason"] == "corrupt_file"]
+    assert json.dumps(corrupt).find(remote(d / "RS_v2_2005-06.xz")) >= 0
+
+    # The build plans its inputs the same way: `--dumps wtfs://.../dumps/` as `--dumps gs://...`.
+    from pipelines.build import run_build
+    from webtext.config import SAMPLE_WARC
+
+    out = tmp_path / "build"
+    run_build(BuildConfig(dumps=[remote(d) + "/"], replay=[str(SAMPLE_WARC)], out=str(out), workers=1,
+                          on_error="skip", stop_after="harvest"))
+    built = store.read_parquet_rows(store.data_prefix(str(out), "harvest") + "-*.parquet")
+    assert sorted(built, key=lambda r: r["url"]) == read_links(tmp_path / "lib" / "links")
+
+
 # ----------------------------------------------------------------------------------- dedup
 
 

@@ -216,3 +216,66 @@ def test_select_expands_folders_and_skips_later_months_unread(tmp_path, reddit_d
         select_dump_files([d / "notes.txt"], "2017-12")
     with pytest.raises(InputError, match="comments dump"):
         select_dump_files([d / "RC_2017-01.zst"], "2017-12")
+
+
+# --- remote locations (gs://): listed and opened by the caller ------------------------------------
+
+
+def test_remote_locations_are_planned_through_the_listing_given():
+    """The same selection rules as for a local folder, on the names a listing gives (the build
+    passes one that lists gs:// through Beam); nothing with a scheme is touched without one."""
+    files = [
+        "gs://b/dumps/2018/RS_2018-01.zst",  # a later month: skipped by name
+        "gs://b/dumps/RC_2017-01.zst",  # comments
+        "gs://b/dumps/RS_2017-12.zst",
+        "gs://b/dumps/RS_v2_2005-07.xz",
+        "gs://b/dumps/.cache/RS_2017-11.zst",  # in a hidden folder
+        "gs://b/dumps/.RS_2017-10.zst",  # hidden
+        "gs://b/dumps/notes.txt",
+        "gs://b/dumpsX/RS_2017-09.zst",  # a sibling sharing the prefix: not inside
+        "gs://b/one/RS_2017-06.zst",
+        "gs://b/empty/readme.md",
+    ]
+
+    def listing(path: str) -> list[str]:  # as pipelines.store.list_tree answers
+        inside = [f for f in files if f.startswith(path.rstrip("/") + "/")]
+        return inside or ([path] if path in files else [])
+
+    plan = plan_dump_files(["gs://b/dumps/", "gs://b/one/RS_2017-06.zst", "gs://b/dumps/RS_2017-12.zst"], "2017-12",
+                           listing=listing)
+    assert plan.selected == ["gs://b/dumps/RS_v2_2005-07.xz", "gs://b/one/RS_2017-06.zst", "gs://b/dumps/RS_2017-12.zst"]
+    assert plan.skipped == ["gs://b/dumps/2018/RS_2018-01.zst"]
+    for path, message in [("gs://b/missing", "no such file or folder"), ("gs://b/empty", "folder holds no dump files")]:
+        with pytest.raises(InputError, match=message) as err:
+            plan_dump_files([path], "2017-12", listing=listing)
+        assert path in str(err.value)
+    with pytest.raises(InputError, match="this command reads local files") as err:
+        plan_dump_files(["gs://b/dumps/RS_2017-12.zst"], "2017-12")
+    assert "gs://b/dumps/RS_2017-12.zst" in str(err.value)
+
+
+def test_a_dump_read_from_a_file_object_is_read_as_from_its_path(tmp_path):
+    """`fh`/`size` (how the build reads gs:// through Beam): the same records, and a damaged file
+    named by its location in the error and in the drop example."""
+    path = tmp_path / "RS_2017-12.zst"
+    records = _records(3000)
+    write_long_window_zst(path, _ndjson(records) + b"not json\n")
+    name = "gs://b/dumps/RS_2017-12.zst"
+    report, from_path = StageReport("t"), StageReport("t")
+    with open(path, "rb") as fh:
+        got = list(iter_records(name, fh=fh, size=path.stat().st_size, report=report))
+    assert got == list(iter_records(path, report=from_path)) == records
+    assert dict(report.dropped) == {"malformed_json": 1} and report.samples["malformed_json"] == ["RS_2017-12.zst:3001"]
+
+    cut = tmp_path / "cut.zst"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with open(cut, "rb") as fh, pytest.raises(InputError, match="truncated zstd") as err:
+        list(iter_records(name, fh=fh, size=cut.stat().st_size))
+    assert name in str(err.value) and f"of {cut.stat().st_size:,} compressed bytes" in str(err.value)
+    report = StageReport("t")
+    with open(cut, "rb") as fh:
+        kept = list(iter_records(name, fh=fh, size=cut.stat().st_size, on_error="skip", report=report))
+    assert 0 < len(kept) < len(records) and kept == records[: len(kept)]
+    assert report.dropped["corrupt_file"] == 1 and report.samples["corrupt_file"][0].startswith(name)
+    with pytest.raises(ConfigError, match="size="):
+        list(iter_records(name, fh=io.BytesIO(b""), size=None))

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import contextlib
 import gzip
 import json
 import lzma
@@ -122,38 +123,75 @@ def compression_of(path: str | os.PathLike) -> str | None:
 
 @dataclass
 class DumpPlan:
-    """The files to read, and those left unread because their month is after `until`."""
+    """The files to read, and those left unread because their month is after `until` (`Path`s;
+    a location with a scheme, like `gs://bucket/RS_2017-12.zst`, stays a string)."""
 
-    selected: list[Path]
-    skipped: list[Path]
+    selected: list
+    skipped: list
 
 
-def plan_dump_files(paths: Iterable[str | os.PathLike], until: str | None) -> DumpPlan:
-    """Expand folders, check files exist and are dumps, and split off months after `until`."""
+def is_remote(path: str | os.PathLike) -> bool:
+    """A location with a scheme (`gs://...`): listed and opened by the caller's `listing` / file
+    object (the pipelines pass Beam's FileSystems), never by `open()`."""
+    return "://" in str(path)
+
+
+def _dump_file_problem(name: str) -> str | None:
+    if not compression_of(name):
+        return "not a dump file: expected .zst, .xz, .bz2, .gz, .ndjson, .jsonl or .json"
+    if name.startswith("RC_"):
+        return "this is a comments dump (RC_); harvest reads submission dumps (RS_)"
+    return None
+
+
+def _in_folder(relative_parts: list[str]) -> bool:
+    """A file found in a dump folder (its path below the folder, as parts) is read when it is a
+    dump, neither it nor a folder on the way is hidden, and it is not a comments dump."""
+    name = relative_parts[-1]
+    return bool(compression_of(name)) and not any(part.startswith(".") for part in relative_parts) and not name.startswith("RC_")
+
+
+def plan_dump_files(paths: Iterable[str | os.PathLike], until: str | None, *, listing=None) -> DumpPlan:
+    """Expand folders, check files exist and are dumps, and split off months after `until`.
+
+    `listing`: how to list a location with a scheme (`gs://bucket/pushshift/`): a function that
+    gives `[location]` for a file, every file below it (full locations, any depth) for a folder,
+    and `[]` when nothing is there. Without it such a location is an error naming it: this
+    library reads local files; the build's pipeline passes one that lists through Beam."""
     cap = parse_month(until) if until is not None else None
-    found: dict[Path, Path] = {}  # resolved -> as given, so a file named twice is read once
+    found: dict = {}  # resolved -> as given, so a file named twice is read once
     for given in paths:
+        if is_remote(given):
+            given = str(given)
+            if listing is None:
+                raise InputError("a remote location: this command reads local files (copy it here); `webtext build` reads it through Beam", path=given)
+            entries = sorted(listing(given))
+            if entries == [given] and not given.endswith("/"):
+                problem = _dump_file_problem(given.rsplit("/", 1)[-1])
+                if problem:
+                    raise InputError(problem, path=given)
+                found.setdefault(given, given)
+                continue
+            if not entries:
+                raise InputError("no such file or folder", path=given)
+            base = given.rstrip("/") + "/"
+            inside = [e for e in entries if e.startswith(base) and _in_folder(e[len(base):].split("/"))]
+            if not inside:
+                raise InputError("folder holds no dump files (.zst, .xz, .bz2, .gz, .ndjson, .jsonl, .json)", path=given)
+            for f in inside:
+                found.setdefault(f, f)
+            continue
         p = Path(given)
         if p.is_dir():
-            inside = [
-                f
-                for f in sorted(p.rglob("*"))
-                if f.is_file()
-                and compression_of(f)
-                and not any(part.startswith(".") for part in f.relative_to(p).parts)
-                and not f.name.startswith("RC_")
-            ]
+            inside = [f for f in sorted(p.rglob("*")) if f.is_file() and _in_folder(list(f.relative_to(p).parts))]
             if not inside:
                 raise InputError("folder holds no dump files (.zst, .xz, .bz2, .gz, .ndjson, .jsonl, .json)", path=str(p))
             for f in inside:
                 found.setdefault(f.resolve(), f)
         elif p.is_file():
-            if not compression_of(p):
-                raise InputError(
-                    "not a dump file: expected .zst, .xz, .bz2, .gz, .ndjson, .jsonl or .json", path=str(p)
-                )
-            if p.name.startswith("RC_"):
-                raise InputError("this is a comments dump (RC_); harvest reads submission dumps (RS_)", path=str(p))
+            problem = _dump_file_problem(p.name)
+            if problem:
+                raise InputError(problem, path=str(p))
             found.setdefault(p.resolve(), p)
         else:
             raise InputError("no such file or folder", path=str(p))
@@ -364,13 +402,15 @@ def iter_records(
     fields: type | None = None,
     batches: bool = False,
     keys: type | None = None,
+    fh=None,
+    size: int | None = None,
 ) -> Iterator:
     """Decoded submission objects of one dump file, streamed (see `iter_record_batches`): one at
     a time, or with `batches=True` in lists (and `KeyedRun`s, with `keys`) as
     `iter_record_batches` gives them."""
     if keys is not None and not batches:
         raise ConfigError("keys= needs batches=True: a KeyedRun is completed by its reader's caller")
-    runs = iter_record_batches(path, on_error=on_error, report=report, fields=fields, keys=keys)
+    runs = iter_record_batches(path, on_error=on_error, report=report, fields=fields, keys=keys, fh=fh, size=size)
     return runs if batches else chain.from_iterable(runs)
 
 
@@ -381,6 +421,8 @@ def iter_record_batches(
     report: StageReport | None = None,
     fields: type | None = None,
     keys: type | None = None,
+    fh=None,
+    size: int | None = None,
 ) -> Iterator[list]:
     """Decoded submission objects of one dump file, streamed as lists (one per decompressed chunk,
     a thousand records or so), in file order.
@@ -404,19 +446,29 @@ def iter_record_batches(
     then comes as a `KeyedRun` instead of a list: every line decoded into `keys` only, the full
     `fields` decoded by `KeyedRun.complete` for the lines the caller still needs - the records
     that pass the filters `keys` can decide. Any other run comes as a list, as without `keys`.
+
+    `fh` (with `size`, its length in bytes): read the file from this binary file object instead of
+    opening `path` (which then only names it, in messages and drop examples, and gives its
+    compression by its suffix): how the pipelines read a `gs://` dump through Beam's FileSystems.
+    The caller closes it.
     """
     if keys is not None and fields is None:
         raise ConfigError("keys= needs fields=: the struct a KeyedRun completes its lines into")
     if on_error not in ON_ERROR:
         raise ConfigError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
-    path = Path(path)
-    try:
-        raw = open(path, "rb")
-    except OSError as exc:
-        _unreadable(path, f"cannot open: {exc.strerror}", on_error, report)
-        return
-    with raw:
-        where = _Where(raw, os.fstat(raw.fileno()).st_size)
+    path = Path(path) if fh is None else path
+    if fh is None:
+        try:
+            raw = open(path, "rb")
+        except OSError as exc:
+            _unreadable(path, f"cannot open: {exc.strerror}", on_error, report)
+            return
+    else:
+        if size is None:
+            raise ConfigError("fh= needs size=: the file's length in bytes")
+        raw = contextlib.nullcontext(fh)
+    with raw as raw:
+        where = _Where(raw, os.fstat(raw.fileno()).st_size if fh is None else size)
         if where.size == 0:
             _unreadable(path, "empty file (0 bytes): not a dump", on_error, report)
             return
@@ -701,7 +753,7 @@ def _prepend(first: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def _bad(report: StageReport | None, reason: str, path: Path, number: int, unit: str) -> None:
-    where = f"{path.name}:{number}"
+    where = f"{os.path.basename(str(path))}:{number}"
     if report is None:
         what = "malformed JSON" if reason == "malformed_json" else "a JSON value that is not an object"
         raise InputError(f"{what}", path=str(path), position=f"{unit} {number:,}")
