@@ -228,12 +228,12 @@ def _harvest_input(config: BuildConfig, p):
 
     opts = HarvestOptions(config.until, min_karma=config.min_karma, keep_nsfw=config.keep_nsfw, karma_rule=config.karma_rule)
     if config.live:
-        import apache_beam as beam
-
-        # The API is paged and rate-limited: one reader, on the driver; the records then fan out.
-        records = list(_live_records(config))
-        log("harvest", f"{len(records):,} submissions from the Reddit API")
-        return p | "LiveRecords" >> beam.Create(records) | "Harvest" >> t.Harvest(None, opts, shuffle_dir=shuffle_dir(config, "harvest"))
+        # The API is paged and rate-limited: one reader, on the launcher. Its records are streamed
+        # to a file in the stage's folder (never held here, nor put in the job graph, which Dataflow
+        # caps at 10 MB), kept there as the record of what the API answered, and harvested as a dump.
+        path = _write_live_records(config)
+        return p | "Harvest" >> t.Harvest([path], opts, "fail", store.stage_dir(config.out, "harvest"),
+                                          shuffle_dir(config, "harvest"))
     from webtext.reddit.dumps import plan_dump_files
 
     plan = plan_dump_files(config.input_dumps(), config.until, listing=store.list_tree)  # gs:// listed through Beam
@@ -249,6 +249,32 @@ def _live_records(config: BuildConfig):
     from webtext.reddit import api
 
     return api.iter_live_records(api.connect(), config.subreddits, limit=config.live_limit)
+
+
+LIVE_RECORDS = "live-records.jsonl.gz"
+
+
+def _write_live_records(config: BuildConfig) -> str:
+    """The live API's submission records, streamed as gzipped JSON lines (a dump `webtext
+    harvest --dumps` reads too) to `OUT/stages/harvest/live-records.jsonl.gz`; its path."""
+    import gzip
+
+    path = store.join(store.stage_dir(config.out, "harvest"), LIVE_RECORDS)
+    handle = store.open_write(path)
+    n = 0
+    try:
+        with gzip.GzipFile(fileobj=handle, mode="wb", mtime=0) as gz:
+            for record in _live_records(config):
+                gz.write(json.dumps(record, separators=(",", ":")).encode() + b"\n")
+                n += 1
+    except BaseException:
+        handle.close()
+        if "://" not in path:
+            os.unlink(handle.name)
+        raise
+    store.close_write(handle, path)
+    log("harvest", f"{n:,} submissions from the Reddit API, kept in {path}")
+    return path
 
 
 def shuffle_dir(config: BuildConfig, stage: str) -> str | None:

@@ -6,6 +6,7 @@ Layout of a build's output folder (local or `gs://`):
     OUT/stages/<stage>/drops-*.parquet     one row per drop: stage, reason, key, detail (JSON), n
     OUT/stages/<stage>/_SUCCESS.json       the completion marker: fingerprint + the stage report
     OUT/stages/fetch/part-NNNNN/           the fetch buckets' WARC files and fetch logs
+    OUT/stages/harvest/live-records.jsonl.gz   with --live: the API's submission records, harvested from there
     OUT/stages/shards/shard-NNNNN.json     one shard's statistics (rows, bytes, sha256, ...)
     OUT/stages/<stage>/progress/           while the stage runs: the workers' live counts (pipelines/progress.py)
     OUT/stages/<stage>/shuffle/            while the stage runs on the local runner: its groupings' spill files (pipelines/shuffle.py)

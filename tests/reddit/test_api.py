@@ -152,3 +152,28 @@ def test_cli_live_prints_progress_but_no_secret(server, tmp_path, monkeypatch, c
     assert SECRET not in captured.out + captured.err
     assert json.loads((tmp_path / "report.json").read_text())["read"] == 5
     assert main(["harvest", "--live", "--until", "2023-12", "--out", str(tmp_path)]) == 2  # no --subreddit
+
+
+def test_build_streams_live_records_to_a_file_and_harvests_them_as_the_library_does(server, tmp_path, monkeypatch):
+    """`webtext build --live`: the API's records go to OUT/stages/harvest/live-records.jsonl.gz
+    (streamed: not held by the launcher, not put in the job graph) and are harvested from there;
+    the links and counts equal `harvest_live`'s, and the file is itself a dump `harvest` reads."""
+    from pipelines import store
+    from pipelines.build import LIVE_RECORDS, run_build
+    from webtext.config import SAMPLE_WARC, BuildConfig
+    from webtext.reddit import harvest
+
+    for k, v in _env(server).items():
+        monkeypatch.setenv(k, v)
+    lib = harvest_live(["science", "worldnews"], "2023-12", tmp_path / "lib")
+    out = tmp_path / "build"
+    run_build(BuildConfig(live=True, subreddits=["science", "worldnews"], until="2023-12", replay=[str(SAMPLE_WARC)],
+                          out=str(out), workers=1, stop_after="harvest"))
+    built = store.read_parquet_rows(store.data_prefix(str(out), "harvest") + "-*.parquet")
+    expected = read_links(tmp_path / "lib" / "links")
+    assert len(expected) > 20 and sorted(built, key=lambda r: r["url"]) == expected
+    report = store.report_from_outputs(str(out), "harvest")
+    assert (report.read, report.kept, dict(report.dropped)) == (lib.read, lib.kept, dict(lib.dropped))
+    kept_file = out / "stages" / "harvest" / LIVE_RECORDS
+    again = harvest([kept_file], "2023-12", tmp_path / "again")
+    assert read_links(tmp_path / "again" / "links") == expected and again.read == lib.read == len(server.labelled)
