@@ -84,6 +84,7 @@ def run_build(config: BuildConfig) -> dict:
     config.validate()
     if not config.is_remote:
         config.out = os.path.abspath(config.out)
+    config.describe_remote = store.describe_tree  # gs:// inputs are fingerprinted by their listing too
     quiet_beam_logs()
     started = time.monotonic()
     reports: dict[str, StageReport] = {}

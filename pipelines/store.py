@@ -96,13 +96,34 @@ def exists(path: str) -> bool:
     return fs().exists(path)
 
 
+def _tree(path: str) -> list:
+    """The metadata of every file below `path` (a folder, or a prefix on an object store), or of
+    `path` itself when nothing is below it; [] when nothing is there. A location that cannot be
+    listed (no filesystem for its scheme - gs:// without apache-beam[gcp] - or a refused listing)
+    is an InputError naming it."""
+    from webtext.errors import InputError
+
+    try:
+        inside = fs().match([path.rstrip("/") + "/**"])[0].metadata_list
+        if inside or path.endswith("/"):
+            return sorted(inside, key=lambda m: m.path)
+        return fs().match([path])[0].metadata_list
+    except (ValueError, OSError) as exc:  # Beam: ValueError (no such scheme), BeamIOError (an IOError)
+        raise InputError(f"cannot list it: {' '.join(str(exc).split())[:300]}", path=path) from None
+
+
 def list_tree(path: str) -> list[str]:
-    """`[path]` when it is a file; else every file below it, at any depth (a folder, or a prefix
-    on an object store); `[]` when nothing is there. (`dumps.plan_dump_files`' `listing`.)"""
-    inside = glob(path.rstrip("/") + "/**")
-    if inside or path.endswith("/"):
-        return inside
-    return [path] if fs().match([path])[0].metadata_list else []
+    """`[path]` when it is a file; else every file below it, at any depth; `[]` when nothing is
+    there. (`dumps.plan_dump_files`' `listing`.)"""
+    return [m.path for m in _tree(path)]
+
+
+def describe_tree(path: str) -> dict:
+    """What identifies the content at `path` (a file, or every file below a folder) for a stage's
+    fingerprint, like `webtext.config` does for a local input: files, bytes, latest change."""
+    metas = _tree(path)
+    return {"files": len(metas), "bytes": sum(m.size_in_bytes for m in metas),
+            "updated": max((m.last_updated_in_seconds for m in metas), default=None)}
 
 
 def size(path: str) -> int:

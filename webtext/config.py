@@ -87,6 +87,12 @@ class BuildConfig:
     shard_target_bytes: int | None = None     # None: webtext.shards' default
     stop_after: str | None = None             # run the stages up to this one (the DAG's tasks use it)
 
+    # Not a setting (no annotation: not a dataclass field, not in the manifest). How fingerprints
+    # describe an input at a URL (gs://...): path -> what identifies its content (sizes, times).
+    # The library reads local files only; the build sets one that lists through Beam
+    # (`pipelines.store.describe_tree`). Without it, only the path counts.
+    describe_remote = None
+
     # ------------------------------------------------------------------ derived values
 
     @property
@@ -283,7 +289,7 @@ class BuildConfig:
             inputs = (
                 {"live": True, "subreddits": sorted(self.subreddits), "live_limit": self.live_limit}
                 if self.live
-                else {"dumps": [_describe_input(p) for p in self.input_dumps()]}
+                else {"dumps": [_describe_input(p, self.describe_remote) for p in self.input_dumps()]}
             )
             return {
                 **inputs, "until": self.until, "min_karma": self.min_karma, "keep_nsfw": self.keep_nsfw,
@@ -337,10 +343,13 @@ def _relative_to(base: Path, path: str) -> str:
     return path if "://" in path or Path(path).is_absolute() else str(base / path)
 
 
-def _describe_input(path: str) -> dict:
-    """A file's identity for fingerprints: its path, size and modification time (cheap; no hashing of GBs)."""
+def _describe_input(path: str, describe_remote=None) -> dict:
+    """A file's identity for fingerprints: its path, size and modification time (cheap; no hashing
+    of GBs); for a folder, its files' count and bytes. A URL: what `describe_remote` says of it."""
     p = Path(path)
-    if "://" in path or not p.exists():
+    if "://" in path:
+        return {"path": path, **(describe_remote(path) if describe_remote is not None else {})}
+    if not p.exists():
         return {"path": path}
     if p.is_dir():
         files = sorted(f for f in p.rglob("*") if f.is_file())

@@ -115,6 +115,14 @@ def test_beam_harvest_lists_and_reads_remote_dumps_through_beam_filesystems(tmp_
     built = store.read_parquet_rows(store.data_prefix(str(out), "harvest") + "-*.parquet")
     assert sorted(built, key=lambda r: r["url"]) == read_links(tmp_path / "lib" / "links")
 
+    # A rerun after a remote dump changed harvests again (its listing is in the fingerprint):
+    # the damaged file replaced by the whole one is now read to its end.
+    (d / "RS_v2_2005-06.xz").write_bytes(whole)
+    run_build(BuildConfig(dumps=[remote(d) + "/"], replay=[str(SAMPLE_WARC)], out=str(out), workers=1,
+                          on_error="skip", stop_after="harvest"))
+    again = store.report_from_outputs(str(out), "harvest")
+    assert "corrupt_file" not in again.dropped and again.read > report.read
+
 
 # ----------------------------------------------------------------------------------- dedup
 
