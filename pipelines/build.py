@@ -268,10 +268,12 @@ def _write_live_records(config: BuildConfig) -> str:
             for record in _live_records(config):
                 gz.write(json.dumps(record, separators=(",", ":")).encode() + b"\n")
                 n += 1
-    except BaseException:
+    except BaseException:  # (an API error, Ctrl-C): no partial file is left to be read as the records
         handle.close()
         if "://" not in path:
             os.unlink(handle.name)
+        else:  # closing an object-store writer publishes what it holds
+            store.fs().delete([path])
         raise
     store.close_write(handle, path)
     log("harvest", f"{n:,} submissions from the Reddit API, kept in {path}")

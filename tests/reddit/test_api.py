@@ -177,3 +177,12 @@ def test_build_streams_live_records_to_a_file_and_harvests_them_as_the_library_d
     kept_file = out / "stages" / "harvest" / LIVE_RECORDS
     again = harvest([kept_file], "2023-12", tmp_path / "again")
     assert read_links(tmp_path / "again" / "links") == expected and again.read == lib.read == len(server.labelled)
+
+    # The API failing after some records (a subreddit that does not exist, read second): the
+    # error, and no partial file left behind to pass for the API's answer.
+    from webtext.errors import InputError
+
+    with pytest.raises(InputError, match="no such subreddit: r/nosuchsub"):
+        run_build(BuildConfig(live=True, subreddits=["science", "nosuchsub"], until="2023-12", replay=[str(SAMPLE_WARC)],
+                              out=str(tmp_path / "failed"), workers=1, stop_after="harvest"))
+    assert not list((tmp_path / "failed" / "stages" / "harvest").glob("live-records*"))
