@@ -130,17 +130,24 @@ def test_qualifies_max_vs_sum():
     assert qualifies(row, HarvestOptions("2017-12", karma_rule="sum"))
 
 
+def _in_memory_and_spilled(tmp_path, subs, *, max_urls: int, fan_in: int):
+    """Two aggregators fed the same submissions: one holding everything, one spilling every
+    `max_urls` URLs and merging `fan_in` runs at a time."""
+    mem = LinkAggregator(tmp_path / "a", max_urls_in_memory=10**6)
+    spill = LinkAggregator(tmp_path / "b", max_urls_in_memory=max_urls)
+    spill.FAN_IN = fan_in
+    for s in subs:
+        mem.add(s)
+        spill.add(s)
+    return mem, spill
+
+
 def test_aggregator_spills_and_merges_like_in_memory(tmp_path):
     subs = [
         Submission(f"id{i}", f"https://e{i % 37}.com/p{i % 11}", f"e{i % 37}.com", f"s{i % 3}", 1000 + i, i % 9)
         for i in range(2000)
     ]
-    mem = LinkAggregator(tmp_path / "a", max_urls_in_memory=10**6)
-    spill = LinkAggregator(tmp_path / "b", max_urls_in_memory=7)
-    for s in subs:
-        mem.add(s)
-        spill.add(s)
-    spill.FAN_IN = 4  # force multi-pass merging too
+    mem, spill = _in_memory_and_spilled(tmp_path, subs, max_urls=7, fan_in=4)  # multi-pass merging too
     a = [aggregate(u, e)[0] for u, e in mem.groups()]
     b = [aggregate(u, e)[0] for u, e in spill.groups()]
     assert spill._merges > 10 and len(spill.runs) <= 4 and not mem.runs
@@ -157,12 +164,7 @@ def test_spilled_runs_give_back_the_entries_added(tmp_path):
                    1_500_000_000 + (i * 7919) % 1000, [-(2**31) + 1, 2**31 - 1, 0, 3][i % 4])
         for i in range(60)
     ]
-    mem = LinkAggregator(tmp_path / "a", max_urls_in_memory=10**6)
-    spill = LinkAggregator(tmp_path / "b", max_urls_in_memory=2)
-    for s in subs:
-        mem.add(s)
-        spill.add(s)
-    spill.FAN_IN = 3
+    mem, spill = _in_memory_and_spilled(tmp_path, subs, max_urls=2, fan_in=3)
     got, want = list(spill.groups()), list(mem.groups())
     assert spill._merges > 0 and [u for u, _ in got] == [u for u, _ in want]
     assert [sorted(e) for _, e in got] == [sorted(e) for _, e in want]  # (merge passes may reorder a URL's entries)
